@@ -1,0 +1,58 @@
+/* tickinfer: aligned allocation and arenas.
+ *
+ * ti_arena is a bump allocator over a list of large blocks: many small allocations,
+ * one free.  Models, run states and per-request scratch use arenas so that nothing
+ * allocates on a hot path.  ti_arena_mark/ti_arena_reset_to give stack-like reuse. */
+#ifndef TICKINFER_ALLOC_H
+#define TICKINFER_ALLOC_H
+
+#include <stddef.h>
+
+#include "tickinfer/err.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define TI_CACHELINE 64
+
+/* Aligned malloc (alignment: power of two >= sizeof(void*)); NULL on failure or size 0
+ * overflow.  Free with ti_free_aligned. */
+void *ti_malloc_aligned(size_t size, size_t alignment);
+/* Same, zero-filled. */
+void *ti_calloc_aligned(size_t count, size_t size, size_t alignment);
+void ti_free_aligned(void *p);
+
+typedef struct ti_arena ti_arena;
+
+/* block_size: bytes per block (0 = 1 MiB).  max_total: cap on all blocks (0 = none);
+ * an allocation past the cap fails with NULL (and ti_errmsg set, TI_ERR_LIMIT). */
+ti_err ti_arena_create(ti_arena **out, size_t block_size, size_t max_total);
+void ti_arena_destroy(ti_arena *a);
+
+/* Bump-allocate `size` bytes aligned to `alignment` (0 = 64).  NULL when out of memory
+ * or over the cap.  Memory is not zeroed (ti_arena_calloc zeroes). */
+void *ti_arena_alloc(ti_arena *a, size_t size, size_t alignment);
+void *ti_arena_calloc(ti_arena *a, size_t count, size_t size, size_t alignment);
+/* Copy a NUL-terminated string into the arena. */
+char *ti_arena_strdup(ti_arena *a, const char *s);
+
+typedef struct ti_arena_mark {
+    void *block;
+    size_t used;
+} ti_arena_mark;
+
+ti_arena_mark ti_arena_get_mark(const ti_arena *a);
+/* Free everything allocated after `m` (blocks are kept for reuse). */
+void ti_arena_reset_to(ti_arena *a, ti_arena_mark m);
+/* Free everything (blocks are kept for reuse). */
+void ti_arena_reset(ti_arena *a);
+
+/* Bytes handed out / bytes reserved from the system. */
+size_t ti_arena_used(const ti_arena *a);
+size_t ti_arena_reserved(const ti_arena *a);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

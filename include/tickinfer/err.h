@@ -1,0 +1,53 @@
+/* tickinfer: error codes and messages.
+ *
+ * Every public function that can fail returns a ti_err.  On failure it also leaves a
+ * human-readable message in a per-thread buffer (like errno + strerror, or SQLite's
+ * sqlite3_errmsg), readable with ti_errmsg() until the next failing call on the same
+ * thread.  Messages say what failed and where, e.g.
+ *   "parquet: column 'price' missing in stock_id=3/abc.parquet".
+ * Library code never exits the process. */
+#ifndef TICKINFER_ERR_H
+#define TICKINFER_ERR_H
+
+#include <stddef.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Append-only: new codes go before TI_ERR__COUNT. */
+typedef enum ti_err {
+    TI_OK = 0,
+    TI_ERR_INVALID_ARG,   /* caller passed something impossible */
+    TI_ERR_NOMEM,         /* allocation failed */
+    TI_ERR_IO,            /* open/read/write/fsync/rename failed (errno in message) */
+    TI_ERR_FORMAT,        /* input file/stream is malformed */
+    TI_ERR_UNSUPPORTED,   /* valid input using a feature we do not implement */
+    TI_ERR_CORRUPT,       /* checksum mismatch, truncated data */
+    TI_ERR_NOT_FOUND,     /* file, key, symbol or column missing */
+    TI_ERR_RANGE,         /* value out of allowed range (NaN, negative price, ...) */
+    TI_ERR_STATE,         /* call not valid in the object's current state */
+    TI_ERR_LIMIT,         /* a configured capacity or size limit was hit */
+    TI_ERR__COUNT
+} ti_err;
+
+/* Short stable name of a code ("TI_ERR_FORMAT"). */
+const char *ti_err_name(ti_err code);
+
+/* Message of the last error set on this thread ("" if none). */
+const char *ti_errmsg(void);
+
+/* Set this thread's message (printf format) and return `code`, so callers write
+ *   return ti_errorf(TI_ERR_FORMAT, "lobster: %s:%zu: expected 6 fields", path, line); */
+ti_err ti_errorf(ti_err code, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* Prefix the current message with more context: "ingest: " + old message. */
+ti_err ti_error_wrap(ti_err code, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* Clear this thread's message. */
+void ti_error_clear(void);
+
+#ifdef __cplusplus
+}
+#endif
+#endif
