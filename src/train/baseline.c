@@ -1,0 +1,211 @@
+/* Baselines for the RV task; definitions in include/tickinfer/baseline.h. */
+#include "tickinfer/baseline.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "tickinfer/fileio.h"
+
+#define LOG_FLOOR 1e-5
+
+double ti_rmspe(const float *y, const float *yhat, size_t n)
+{
+    if (n == 0) return NAN;
+    double s = 0;
+    for (size_t i = 0; i < n; i++) {
+        double e = ((double)y[i] - (double)yhat[i]) / (double)y[i];
+        s += e * e;
+    }
+    return sqrt(s / (double)n);
+}
+
+/* k minimising sum((1 - k x/y)^2): k = sum(x/y) / sum((x/y)^2). */
+static double rmspe_scale(const float *y, const float *x, const uint32_t *idx, size_t n)
+{
+    double a = 0, b = 0;
+    for (size_t i = 0; i < n; i++) {
+        double r = (double)x[idx[i]] / (double)y[idx[i]];
+        a += r;
+        b += r * r;
+    }
+    return b > 0 ? a / b : 1.0;
+}
+
+static double lg(double v) { return log(v > LOG_FLOOR ? v : LOG_FLOOR); }
+
+static void har_row(double *x, const ti_shard_bucket *r, double stock_mean)
+{
+    x[0] = 1.0;
+    x[1] = lg(r->rv_hist[0]);
+    x[2] = lg(r->rv_hist[1]);
+    x[3] = lg(r->rv_hist[2]);
+    x[4] = log1p(r->n_trades_hist);
+    x[5] = log1p(r->volume_hist);
+    x[6] = lg(stock_mean);
+}
+
+typedef struct stock_stat {
+    double sum;
+    uint64_t n;
+} stock_stat;
+
+ti_err ti_baselines_run(ti_baseline_report *out, const ti_dataset *ds)
+{
+    memset(out, 0, sizeof *out);
+    const size_t n = ti_dataset_num_buckets(ds);
+    const uint32_t *idx[TI_SPLIT__COUNT];
+    size_t ns[TI_SPLIT__COUNT];
+    for (int s = 0; s < TI_SPLIT__COUNT; s++) {
+        ns[s] = ti_dataset_split(ds, (ti_split)s, &idx[s]);
+        out->n_split[s] = ns[s];
+    }
+    if (ns[TI_SPLIT_TRAIN] < 2 * TI_HAR_NCOEF)
+        return ti_errorf(TI_ERR_RANGE, "baseline: only %zu train buckets; need at least %d to fit", ns[TI_SPLIT_TRAIN], 2 * TI_HAR_NCOEF);
+
+    /* Per-stock mean target on train (stocks are small non-negative ints or symbol ids;
+     * map through a sorted table to stay general). */
+    int32_t max_stock = 0;
+    for (size_t i = 0; i < n; i++) {
+        int32_t s = ti_dataset_record(ds, i)->stock_id;
+        if (s < 0 || s > 1000000) return ti_errorf(TI_ERR_RANGE, "baseline: stock_id %d outside [0, 1e6]", s);
+        if (s > max_stock) max_stock = s;
+    }
+    stock_stat *st = calloc((size_t)max_stock + 1, sizeof *st);
+    float *y = malloc(n * sizeof *y), *pred = malloc(n * sizeof *pred);
+    double *X = malloc(ns[TI_SPLIT_TRAIN] * TI_HAR_NCOEF * sizeof *X), *ly = malloc(ns[TI_SPLIT_TRAIN] * sizeof *ly);
+    ti_err e = TI_OK;
+    if (!st || !y || !pred || !X || !ly) {
+        e = ti_errorf(TI_ERR_NOMEM, "baseline: out of memory");
+        goto done;
+    }
+    double all_sum = 0;
+    for (size_t i = 0; i < ns[TI_SPLIT_TRAIN]; i++) {
+        const ti_shard_bucket *r = ti_dataset_record(ds, idx[TI_SPLIT_TRAIN][i]);
+        st[r->stock_id].sum += r->target_rv;
+        st[r->stock_id].n++;
+        all_sum += r->target_rv;
+    }
+    const double global_mean = all_sum / (double)ns[TI_SPLIT_TRAIN];
+    for (size_t i = 0; i < n; i++) y[i] = ti_dataset_record(ds, i)->target_rv;
+#define STOCK_MEAN(r) (st[(r)->stock_id].n ? st[(r)->stock_id].sum / (double)st[(r)->stock_id].n : global_mean)
+
+    /* Each baseline fills pred[] for all buckets, then is scored per split. */
+    for (int b = 0; b < 4; b++) {
+        ti_baseline_result *res = &out->r[out->n++];
+        switch (b) {
+        case 0:
+            snprintf(res->name, sizeof res->name, "naive");
+            snprintf(res->desc, sizeof res->desc, "RV of the 300 s history");
+            for (size_t i = 0; i < n; i++) pred[i] = ti_dataset_record(ds, i)->rv_hist[0];
+            break;
+        case 1: {
+            for (size_t i = 0; i < n; i++) pred[i] = ti_dataset_record(ds, i)->rv_hist[0];
+            double k = rmspe_scale(y, pred, idx[TI_SPLIT_TRAIN], ns[TI_SPLIT_TRAIN]);
+            out->scaled_naive_k = k;
+            for (size_t i = 0; i < n; i++) pred[i] = (float)(k * pred[i]);
+            snprintf(res->name, sizeof res->name, "scaled_naive");
+            snprintf(res->desc, sizeof res->desc, "%.4f x RV of the history (scale fitted on train RMSPE)", k);
+            break;
+        }
+        case 2:
+            snprintf(res->name, sizeof res->name, "stock_mean");
+            snprintf(res->desc, sizeof res->desc, "mean train target of the stock");
+            for (size_t i = 0; i < n; i++) pred[i] = (float)STOCK_MEAN(ti_dataset_record(ds, i));
+            break;
+        case 3: {
+            for (size_t i = 0; i < ns[TI_SPLIT_TRAIN]; i++) {
+                const ti_shard_bucket *r = ti_dataset_record(ds, idx[TI_SPLIT_TRAIN][i]);
+                har_row(X + i * TI_HAR_NCOEF, r, STOCK_MEAN(r));
+                ly[i] = log(r->target_rv);
+            }
+            e = ti_ols(out->har_coef, X, ly, ns[TI_SPLIT_TRAIN], TI_HAR_NCOEF);
+            if (e) {
+                ti_error_wrap(e, "baseline har_rv: ");
+                goto done;
+            }
+            for (size_t i = 0; i < n; i++) {
+                const ti_shard_bucket *r = ti_dataset_record(ds, i);
+                double x[TI_HAR_NCOEF], z = 0;
+                har_row(x, r, STOCK_MEAN(r));
+                for (int j = 0; j < TI_HAR_NCOEF; j++) z += out->har_coef[j] * x[j];
+                pred[i] = (float)exp(z);
+            }
+            double k = rmspe_scale(y, pred, idx[TI_SPLIT_TRAIN], ns[TI_SPLIT_TRAIN]);
+            out->har_scale = k;
+            for (size_t i = 0; i < n; i++) pred[i] = (float)(k * pred[i]);
+            snprintf(res->name, sizeof res->name, "har_rv");
+            snprintf(res->desc, sizeof res->desc, "OLS on log RV 300/120/30 s, log1p trades/volume, log stock mean; scale %.4f", k);
+            break;
+        }
+        }
+        for (int s = 0; s < TI_SPLIT__COUNT; s++) {
+            double acc = 0;
+            for (size_t i = 0; i < ns[s]; i++) {
+                uint32_t j = idx[s][i];
+                double err = ((double)y[j] - (double)pred[j]) / (double)y[j];
+                acc += err * err;
+            }
+            res->rmspe[s] = ns[s] ? sqrt(acc / (double)ns[s]) : NAN;
+        }
+    }
+#undef STOCK_MEAN
+done:
+    free(st);
+    free(y);
+    free(pred);
+    free(X);
+    free(ly);
+    return e;
+}
+
+void ti_baselines_format_table(char *buf, size_t cap, const ti_baseline_report *rep)
+{
+    size_t off = 0;
+    off += (size_t)snprintf(buf + off, cap - off, "| baseline | train RMSPE | val RMSPE | test RMSPE |\n|---|---:|---:|---:|\n");
+    for (int i = 0; i < rep->n && off < cap; i++)
+        off += (size_t)snprintf(buf + off, cap - off, "| %s | %.4f | %.4f | %.4f |\n", rep->r[i].name, rep->r[i].rmspe[0],
+                                rep->r[i].rmspe[1], rep->r[i].rmspe[2]);
+}
+
+ti_err ti_baselines_write_markdown(const char *path, const ti_baseline_report *rep, const ti_dataset_info *info)
+{
+    char table[4096], text[8192];
+    ti_baselines_format_table(table, sizeof table, rep);
+    int n = snprintf(text, sizeof text,
+                     "# Baselines: realized volatility of the next 300 s\n\n"
+                     "Dataset: `%s` (%s), %llu buckets kept of %llu (excluded: %llu with < %d horizon trades, %llu with target < "
+                     "%g).\nSplit: train %llu, val %llu, test %llu. Fitted on train only.\n\n%s\n",
+                     info->source, info->source_kind, (unsigned long long)info->n_kept, (unsigned long long)info->n_total,
+                     (unsigned long long)info->n_excluded_few_trades, TI_TARGET_MIN_TRADES,
+                     (unsigned long long)info->n_excluded_low_target, TI_TARGET_MIN_RV, (unsigned long long)rep->n_split[0],
+                     (unsigned long long)rep->n_split[1], (unsigned long long)rep->n_split[2], table);
+    for (int i = 0; i < rep->n && n < (int)sizeof text; i++)
+        n += snprintf(text + n, sizeof text - (size_t)n, "- `%s`: %s\n", rep->r[i].name, rep->r[i].desc);
+    if (n >= (int)sizeof text) n = (int)sizeof text - 1;
+    return ti_write_file_atomic(path, text, (size_t)n);
+}
+
+ti_err ti_baselines_write_json(const char *path, const ti_baseline_report *rep, const ti_dataset_info *info)
+{
+    char text[8192];
+    int n = snprintf(text, sizeof text,
+                     "{\n  \"dataset\": {\"source\": \"%s\", \"kind\": \"%s\", \"buckets_total\": %llu, \"kept\": %llu, "
+                     "\"train\": %llu, \"val\": %llu, \"test\": %llu},\n  \"metric\": \"rmspe\",\n  \"baselines\": [\n",
+                     info->source, info->source_kind, (unsigned long long)info->n_total, (unsigned long long)info->n_kept,
+                     (unsigned long long)rep->n_split[0], (unsigned long long)rep->n_split[1], (unsigned long long)rep->n_split[2]);
+    for (int i = 0; i < rep->n && n < (int)sizeof text; i++)
+        n += snprintf(text + n, sizeof text - (size_t)n,
+                      "    {\"name\": \"%s\", \"desc\": \"%s\", \"train\": %.6f, \"val\": %.6f, \"test\": %.6f}%s\n", rep->r[i].name,
+                      rep->r[i].desc, rep->r[i].rmspe[0], rep->r[i].rmspe[1], rep->r[i].rmspe[2], i + 1 < rep->n ? "," : "");
+    if (n < (int)sizeof text) {
+        n += snprintf(text + n, sizeof text - (size_t)n, "  ],\n  \"scaled_naive_k\": %.6f,\n  \"har_scale\": %.6f,\n  \"har_coef\": [",
+                      rep->scaled_naive_k, rep->har_scale);
+        for (int j = 0; j < TI_HAR_NCOEF && n < (int)sizeof text; j++)
+            n += snprintf(text + n, sizeof text - (size_t)n, "%s%.6f", j ? ", " : "", rep->har_coef[j]);
+        if (n < (int)sizeof text) n += snprintf(text + n, sizeof text - (size_t)n, "]\n}\n");
+    }
+    if (n >= (int)sizeof text) return ti_errorf(TI_ERR_LIMIT, "baseline: JSON report too long");
+    return ti_write_file_atomic(path, text, (size_t)n);
+}
