@@ -33,7 +33,8 @@ for build in "$@"; do
         [[ $f -gt 0 ]] && status=FAIL && failed_names+=("$build/$rel")
         printf '  %-4s %-48s %3d passed %2d failed %2d skipped  %6ss\n' "$status" "$rel" "$p" "$f" "$s" "$dt"
         if [[ $f -gt 0 || $s -gt 0 ]]; then grep -E 'FAIL|SKIP|ERROR|runtime error|Sanitizer' "$log" | head -20 | sed 's/^/       /'; fi
-        if [[ $f -gt 0 ]]; then tail -n 15 "$log" | sed 's/^/       | /'; fi
+        # A crash (no summary line) shows the end of the output: the sanitizer report.
+        if [[ $f -gt 0 && -z "$line" ]]; then tail -n 25 "$log" | sed 's/^/       | /'; fi
     done < <(find "$build/tests" -type f -perm -u+x 2>/dev/null | sort)
     for bin in "$build"/fuzz/*_replay; do
         [[ -x "$bin" ]] || continue

@@ -1,6 +1,7 @@
 /* Baselines for the RV task; definitions in include/tickinfer/baseline.h. */
 #include "tickinfer/baseline.h"
 
+#include <jansson.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -189,23 +190,26 @@ ti_err ti_baselines_write_markdown(const char *path, const ti_baseline_report *r
 
 ti_err ti_baselines_write_json(const char *path, const ti_baseline_report *rep, const ti_dataset_info *info)
 {
-    char text[8192];
-    int n = snprintf(text, sizeof text,
-                     "{\n  \"dataset\": {\"source\": \"%s\", \"kind\": \"%s\", \"buckets_total\": %llu, \"kept\": %llu, "
-                     "\"train\": %llu, \"val\": %llu, \"test\": %llu},\n  \"metric\": \"rmspe\",\n  \"baselines\": [\n",
-                     info->source, info->source_kind, (unsigned long long)info->n_total, (unsigned long long)info->n_kept,
-                     (unsigned long long)rep->n_split[0], (unsigned long long)rep->n_split[1], (unsigned long long)rep->n_split[2]);
-    for (int i = 0; i < rep->n && n < (int)sizeof text; i++)
-        n += snprintf(text + n, sizeof text - (size_t)n,
-                      "    {\"name\": \"%s\", \"desc\": \"%s\", \"train\": %.6f, \"val\": %.6f, \"test\": %.6f}%s\n", rep->r[i].name,
-                      rep->r[i].desc, rep->r[i].rmspe[0], rep->r[i].rmspe[1], rep->r[i].rmspe[2], i + 1 < rep->n ? "," : "");
-    if (n < (int)sizeof text) {
-        n += snprintf(text + n, sizeof text - (size_t)n, "  ],\n  \"scaled_naive_k\": %.6f,\n  \"har_scale\": %.6f,\n  \"har_coef\": [",
-                      rep->scaled_naive_k, rep->har_scale);
-        for (int j = 0; j < TI_HAR_NCOEF && n < (int)sizeof text; j++)
-            n += snprintf(text + n, sizeof text - (size_t)n, "%s%.6f", j ? ", " : "", rep->har_coef[j]);
-        if (n < (int)sizeof text) n += snprintf(text + n, sizeof text - (size_t)n, "]\n}\n");
-    }
-    if (n >= (int)sizeof text) return ti_errorf(TI_ERR_LIMIT, "baseline: JSON report too long");
-    return ti_write_file_atomic(path, text, (size_t)n);
+    json_t *root = json_object();
+    json_object_set_new(root, "dataset",
+                        json_pack("{s:s,s:s,s:I,s:I,s:I,s:I,s:I}", "source", info->source, "kind", info->source_kind, "buckets_total",
+                                  (json_int_t)info->n_total, "kept", (json_int_t)info->n_kept, "train", (json_int_t)rep->n_split[0],
+                                  "val", (json_int_t)rep->n_split[1], "test", (json_int_t)rep->n_split[2]));
+    json_object_set_new(root, "metric", json_string("rmspe"));
+    json_t *arr = json_array();
+    for (int i = 0; i < rep->n; i++)
+        json_array_append_new(arr, json_pack("{s:s,s:s,s:f,s:f,s:f}", "name", rep->r[i].name, "desc", rep->r[i].desc, "train",
+                                             rep->r[i].rmspe[0], "val", rep->r[i].rmspe[1], "test", rep->r[i].rmspe[2]));
+    json_object_set_new(root, "baselines", arr);
+    json_object_set_new(root, "scaled_naive_k", json_real(rep->scaled_naive_k));
+    json_object_set_new(root, "har_scale", json_real(rep->har_scale));
+    json_t *coef = json_array();
+    for (int j = 0; j < TI_HAR_NCOEF; j++) json_array_append_new(coef, json_real(rep->har_coef[j]));
+    json_object_set_new(root, "har_coef", coef);
+    char *text = json_dumps(root, JSON_INDENT(2) | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(8));
+    json_decref(root);
+    if (!text) return ti_errorf(TI_ERR_NOMEM, "baseline: cannot serialise JSON report");
+    ti_err e = ti_write_file_atomic(path, text, strlen(text));
+    free(text);
+    return e;
 }
