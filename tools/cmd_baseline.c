@@ -50,7 +50,7 @@ int cmd_baseline(int argc, char **argv)
     ti_baselines_format_table(table, sizeof table, &rep);
     printf("Baselines on %s (fitted on %llu train buckets; RMSPE, lower is better)\n\n%s\n", argv[optind],
            (unsigned long long)rep.n_split[0], table);
-    for (int i = 0; i < rep.n; i++) printf("  %-13s %s\n", rep.r[i].name, rep.r[i].desc);
+    for (int i = 0; i < rep.n; i++) printf("  %-16s %s\n", rep.r[i].name, rep.r[i].desc);
     ti_dataset_close(ds);
     return 0;
 }

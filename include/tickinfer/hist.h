@@ -1,7 +1,8 @@
 /* tickinfer: log-linear latency histogram (HDR-style).
  *
- * Values (e.g. nanoseconds) from 1 to `max_value` are recorded with a relative error of
- * at most 2^-sub_bucket_bits (e.g. 7 bits -> < 0.8%).  Recording is O(1) and never
+ * Values (e.g. nanoseconds) from 1 to `max_value` are recorded with a relative error
+ * below 2^-sub_bucket_bits (e.g. 7 bits -> < 0.8%); values below 2^sub_bucket_bits
+ * (and 0) are exact.  Recording is O(1) and never
  * allocates; histograms with equal parameters can be merged (per-thread histograms,
  * summed at the end).  Values above max_value are clamped and counted in `overflow`. */
 #ifndef TICKINFER_HIST_H
@@ -22,8 +23,8 @@ typedef struct ti_hist {
     size_t n_buckets;
     uint64_t *counts;         /* [n_buckets] */
     uint64_t total, overflow;
-    uint64_t min, max;        /* exact min/max recorded (max clamped to max_value) */
-    long double sum;          /* for the mean */
+    uint64_t min, max;        /* exact min/max recorded (max clamped to max_value); 0 if empty */
+    long double sum;          /* of the (clamped) values, for the mean */
 } ti_hist;
 
 /* sub_bucket_bits in [1, 16]; max_value >= 2. */
@@ -36,7 +37,8 @@ void ti_hist_record_n(ti_hist *h, uint64_t value, uint64_t count);
 
 /* q in [0, 1] (0.5 = p50, 0.999 = p99.9): the smallest recorded-bucket value v such
  * that at least q of the samples are <= v (reported as the bucket's upper edge,
- * clamped to the exact max).  0 if empty. */
+ * clamped to the exact max), i.e. the bucket of the sample of rank ceil(q * total).
+ * q <= 0 gives the exact min, q >= 1 the exact max, 0 if empty. */
 uint64_t ti_hist_quantile(const ti_hist *h, double q);
 double ti_hist_mean(const ti_hist *h);
 

@@ -4,7 +4,9 @@
  * disjoint chunks covering [0, n) and returns when all are done; the calling thread
  * takes part (as worker 0), so a pool of 1 thread runs inline.  `worker` is in
  * [0, ti_pool_size(pool)) and is stable for the duration of one call, so callers can
- * keep per-worker scratch.  Calls on one pool are serialised. */
+ * keep per-worker scratch.  Calls on one pool are serialised.  A NULL pool runs fn
+ * inline as worker 0, and so does a nested call on the same pool from inside fn (it
+ * would deadlock otherwise).  Idle workers sleep on a condition variable. */
 #ifndef TICKINFER_THREADPOOL_H
 #define TICKINFER_THREADPOOL_H
 
@@ -20,9 +22,10 @@ typedef struct ti_pool ti_pool;
 
 typedef void (*ti_pool_fn)(void *ctx, size_t begin, size_t end, int worker);
 
-/* n_threads <= 0: one per online core. */
+/* n_threads <= 0: one per online core; at most 1024. */
 ti_err ti_pool_create(ti_pool **out, int n_threads);
 void ti_pool_destroy(ti_pool *pool);
+/* Workers including the caller (1 for a NULL pool). */
 int ti_pool_size(const ti_pool *pool);
 
 /* Split [0, n) into chunks of at least `grain` items (0 = n / (4*threads), min 1),

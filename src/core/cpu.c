@@ -46,8 +46,11 @@ static void detect(void)
     g_cpu.has_avx512vl = __builtin_cpu_supports("avx512vl");
     g_cpu.has_avx512_vnni = __builtin_cpu_supports("avx512vnni");
     g_cpu.has_avx512_bf16 = __builtin_cpu_supports("avx512bf16");
+#if !defined(__clang__) || __clang_major__ >= 16
+    /* clang 14 does not know these feature names (only reported by `tickinfer info`). */
     g_cpu.has_avx_vnni = __builtin_cpu_supports("avxvnni");
     g_cpu.has_amx_bf16 = __builtin_cpu_supports("amx-bf16");
+#endif
 #endif
     g_cpu.n_cores_online = (int)sysconf(_SC_NPROCESSORS_ONLN);
     if (g_cpu.n_cores_online < 1) g_cpu.n_cores_online = 1;

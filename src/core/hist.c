@@ -83,10 +83,12 @@ uint64_t ti_hist_quantile(const ti_hist *h, double q)
     if (!h || !h->counts || h->total == 0) return 0;
     if (!(q > 0)) return h->min; /* also NaN */
     if (q >= 1) return h->max;
-    /* Rank of the sample we want, 1-based: the smallest r with r >= q * total. */
-    long double want = (long double)q * (long double)h->total;
-    uint64_t rank = (uint64_t)want;
-    if ((long double)rank < want) rank++;
+    /* Rank of the sample we want, 1-based: the smallest r with r >= q * total.  The
+     * product is rounded to double on purpose: it absorbs q's representation error, so
+     * p1 of 100 samples is the 1st, not the 2nd (0.01 is slightly above 1/100). */
+    double want = q * (double)h->total;
+    uint64_t rank = want >= (double)h->total ? h->total : (uint64_t)want;
+    if ((double)rank < want) rank++;
     if (rank < 1) rank = 1;
     uint64_t cum = 0;
     for (size_t i = 0; i < h->n_buckets; i++) {

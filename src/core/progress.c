@@ -51,6 +51,7 @@ static void put(const char *s, size_t n)
 static void fmt_duration(char *out, size_t cap, double s)
 {
     if (!(s >= 0) || s > 1e8) snprintf(out, cap, "?");
+    else if (s < 10) snprintf(out, cap, "%.1fs", s);
     else if (s < 60) snprintf(out, cap, "%.0fs", s);
     else if (s < 3600) snprintf(out, cap, "%dm%02ds", (int)(s / 60), (int)s % 60);
     else snprintf(out, cap, "%dh%02dm", (int)(s / 3600), (int)(s / 60) % 60);

@@ -46,7 +46,7 @@ static ti_err make_pair(lob_pair *p, const char *dir, const char *base)
     const char *m = strstr(base, "_message_");
     snprintf(p->book, sizeof p->book, "%s/%.*s_orderbook_%s", dir, (int)(m - base), base, m + 9);
     struct stat st;
-    if (stat(p->book, &st) != 0) return ti_errorf(TI_ERR_NOT_FOUND, "lobster: %s has no matching order-book file %s", p->msg, p->book);
+    if (stat(p->book, &st) != 0) return ti_errorf(TI_ERR_FORMAT, "lobster: %s has no matching order-book file %s", p->msg, p->book);
     return TI_OK;
 }
 

@@ -47,6 +47,20 @@ static void har_row(double *x, const ti_shard_bucket *r, double stock_mean)
     x[6] = lg(stock_mean);
 }
 
+/* RMSPE of pred against y on each split. */
+static void score(ti_baseline_result *res, const float *y, const float *pred, const uint32_t *const *idx, const size_t *ns)
+{
+    for (int s = 0; s < TI_SPLIT__COUNT; s++) {
+        double acc = 0;
+        for (size_t i = 0; i < ns[s]; i++) {
+            uint32_t j = idx[s][i];
+            double err = ((double)y[j] - (double)pred[j]) / (double)y[j];
+            acc += err * err;
+        }
+        res->rmspe[s] = ns[s] ? sqrt(acc / (double)ns[s]) : NAN;
+    }
+}
+
 typedef struct stock_stat {
     double sum;
     uint64_t n;
@@ -141,17 +155,20 @@ ti_err ti_baselines_run(ti_baseline_report *out, const ti_dataset *ds)
             break;
         }
         }
-        for (int s = 0; s < TI_SPLIT__COUNT; s++) {
-            double acc = 0;
-            for (size_t i = 0; i < ns[s]; i++) {
-                uint32_t j = idx[s][i];
-                double err = ((double)y[j] - (double)pred[j]) / (double)y[j];
-                acc += err * err;
-            }
-            res->rmspe[s] = ns[s] ? sqrt(acc / (double)ns[s]) : NAN;
-        }
+        score(res, y, pred, idx, ns);
     }
 #undef STOCK_MEAN
+    /* Simulated data carries the true volatility of each horizon: scoring it shows the
+     * noise floor of the target itself (it uses the future, so it is not a forecast). */
+    int have_truth = n > 0;
+    for (size_t i = 0; i < n && have_truth; i++) have_truth = isfinite(ti_dataset_record(ds, i)->true_rv);
+    if (have_truth) {
+        ti_baseline_result *res = &out->r[out->n++];
+        snprintf(res->name, sizeof res->name, "oracle_true_vol");
+        snprintf(res->desc, sizeof res->desc, "simulator's true horizon volatility (uses the future: the noise floor, not a forecast)");
+        for (size_t i = 0; i < n; i++) pred[i] = ti_dataset_record(ds, i)->true_rv;
+        score(res, y, pred, idx, ns);
+    }
 done:
     free(st);
     free(y);

@@ -53,7 +53,7 @@ static void write_ds(const char *dir)
         for (int i = 0; i < 400; i++) {
             ti_shard_bucket *r = &recs[i];
             memset(r, 0, sizeof *r);
-            r->stock_id = s + 1, r->time_id = i, r->split = (uint8_t)ti_split_of(s + 1, i), r->n_bars = 1, r->book_row = UINT32_MAX;
+            r->true_rv = NAN, r->stock_id = s + 1, r->time_id = i, r->split = (uint8_t)ti_split_of(s + 1, i), r->n_bars = 1, r->book_row = UINT32_MAX;
             double h = 0.001 * (1 + 2 * s) * (1.0 + 0.5 * sin(i * 0.7) + 0.3 * (i % 5));
             r->rv_hist[0] = (float)h, r->rv_hist[1] = (float)(h * (0.5 + 0.2 * cos(i * 1.3))), r->rv_hist[2] = (float)(h * (0.2 + 0.1 * sin(i * 2.1)));
             r->n_trades_hist = 50 + i % 13, r->volume_hist = 1000.0f + (float)(i % 7) * 100;

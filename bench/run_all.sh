@@ -1,0 +1,10 @@
+#!/usr/bin/env bash
+# make bench: every benchmark, results in bench/results/.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash bench/ingest.sh
+for b in build/release/bench/*; do
+    [[ -x "$b" ]] || continue
+    echo "== $b"
+    "$b"
+done
