@@ -107,7 +107,8 @@ typedef struct ti_st_builder ti_st_builder;
 ti_err ti_st_builder_create(ti_st_builder **out);
 void ti_st_builder_destroy(ti_st_builder *b);
 /* Add a tensor; `data` (numel * element size bytes, any alignment) is copied.
- * TI_ERR_INVALID_ARG for a duplicate or empty name, "__metadata__", bad dims. */
+ * TI_ERR_INVALID_ARG for an empty name, "__metadata__", bad dims or dtype; duplicate
+ * names are reported by write/serialize. */
 ti_err ti_st_builder_add(ti_st_builder *b, const char *name, ti_st_dtype dtype, int ndim, const int64_t *shape,
                          const void *data);
 /* Set (or replace) a metadata string. */

@@ -25,8 +25,10 @@ void ti_zip_close(ti_zip *z)
     if (!z) return;
     free(z->entries);
     free(z->names);
+    free(z->by_name);
     z->entries = NULL;
     z->names = NULL;
+    z->by_name = NULL;
     z->n = 0;
 }
 
@@ -155,6 +157,14 @@ static ti_err parse_central(ti_zip *z, uint64_t *pos, uint64_t cd_end, size_t id
     return TI_OK;
 }
 
+static int cmp_entry(const void *a, const void *b, void *ctx)
+{
+    const ti_zip_entry *e = ctx;
+    size_t i = *(const size_t *)a, j = *(const size_t *)b;
+    int c = strcmp(e[i].name, e[j].name);
+    return c ? c : (i > j) - (i < j);
+}
+
 ti_err ti_zip_open(ti_zip *z, const uint8_t *buf, size_t size, const char *label)
 {
     memset(z, 0, sizeof *z);
@@ -191,13 +201,25 @@ ti_err ti_zip_open(ti_zip *z, const uint8_t *buf, size_t size, const char *label
         }
     }
     z->n = (size_t)n;
+    z->by_name = malloc((n ? (size_t)n : 1) * sizeof *z->by_name);
+    if (!z->by_name) {
+        ti_zip_close(z);
+        return ti_errorf(TI_ERR_NOMEM, "zip %s: out of memory", z->label);
+    }
+    for (size_t i = 0; i < z->n; i++) z->by_name[i] = i;
+    qsort_r(z->by_name, z->n, sizeof *z->by_name, cmp_entry, z->entries);
     return TI_OK;
 }
 
 const ti_zip_entry *ti_zip_find(const ti_zip *z, const char *name)
 {
-    for (size_t i = 0; i < z->n; i++)
-        if (strcmp(z->entries[i].name, name) == 0) return &z->entries[i];
+    size_t lo = 0, hi = z->n; /* first position whose name is >= name */
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (strcmp(z->entries[z->by_name[mid]].name, name) < 0) lo = mid + 1;
+        else hi = mid;
+    }
+    if (lo < z->n && strcmp(z->entries[z->by_name[lo]].name, name) == 0) return &z->entries[z->by_name[lo]];
     return NULL;
 }
 

@@ -28,6 +28,7 @@ typedef struct ti_zip {
     ti_zip_entry *entries;
     size_t n;
     char *names;        /* storage for all entry names */
+    size_t *by_name;    /* entry indices sorted by (name, index), for ti_zip_find */
 } ti_zip;
 
 /* Parse the central directory of the archive in buf[0..size).  buf and label must
@@ -36,7 +37,7 @@ typedef struct ti_zip {
 ti_err ti_zip_open(ti_zip *z, const uint8_t *buf, size_t size, const char *label);
 void ti_zip_close(ti_zip *z);
 
-/* First entry with this exact name, or NULL. */
+/* First entry (in directory order) with this exact name, or NULL.  O(log n). */
 const ti_zip_entry *ti_zip_find(const ti_zip *z, const char *name);
 
 /* Contents of an entry.  STORED entries point into the archive (*owned = NULL);
