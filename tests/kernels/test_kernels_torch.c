@@ -14,6 +14,7 @@
 
 static char g_dir[64];
 static int g_ready; /* 1: the oracle ran and its outputs are in g_dir */
+static int g_oracle_failed; /* TI_PYTHON was set but the oracle did not run: a failure, not a skip */
 
 static void path_of(char *buf, size_t cap, const char *name, const char *tensor, const char *ext)
 {
@@ -124,7 +125,11 @@ static int n_levels;
 
 #define NEED_ORACLE() \
     do {              \
-        if (!g_ready) TI_SKIP("no PyTorch oracle: TI_PYTHON unset or the oracle failed"); \
+        if (g_oracle_failed) {                                                          \
+            TI_FAILF("the PyTorch oracle (tests/py/kernels_oracle.py) failed to run");      \
+            return;                                                                       \
+        }                                                                                 \
+        if (!g_ready) TI_SKIP("no PyTorch oracle: TI_PYTHON unset"); \
     } while (0)
 
 TI_TEST(multihead_attention_matches_torch)
@@ -262,6 +267,7 @@ static void run_oracle(void)
     snprintf(g_dir, sizeof g_dir, "/tmp/ti_kernels_torch_XXXXXX");
     if (!mkdtemp(g_dir)) {
         fprintf(stderr, "mkdtemp failed\n");
+        g_oracle_failed = 1;
         return;
     }
     char spec_path[128], cmd[512];
@@ -274,6 +280,7 @@ static void run_oracle(void)
     int rc = system(cmd);
     if (rc != 0) fprintf(stderr, "oracle failed (%d): %s\n", rc, cmd);
     g_ready = rc == 0;
+    g_oracle_failed = rc != 0;
 }
 
 int main(void)
