@@ -1,0 +1,126 @@
+/* Internals of src/model/: the model struct, per-layer tensor slots, the run state. */
+#ifndef TICKINFER_MODEL_INTERNAL_H
+#define TICKINFER_MODEL_INTERNAL_H
+
+#include "tickinfer/model.h"
+
+/* Tensors outside the layers (absent ones have TI_NO_TENSOR). */
+enum {
+    MW_CLS = 0,  /* TinyRV [1,1,C] */
+    MW_POS,      /* TinyRV [1,T+1,C] */
+    MW_PROJ_W,   /* [C,F] */
+    MW_PROJ_B,   /* [C] */
+    MW_HEADLN_W, /* [C] */
+    MW_HEADLN_B, /* [C] */
+    MW_HEAD_W,   /* [1,C] */
+    MW_HEAD_B,   /* [1] */
+    MW__COUNT
+};
+/* Tensors of one layer. */
+enum {
+    LW_LN1_W = 0, LW_LN1_B, /* [C] */
+    LW_QKV_W, LW_QKV_B,     /* [3C,C], [3C]: Wq, Wk, Wv stacked */
+    LW_OUT_W, LW_OUT_B,     /* [C,C], [C] */
+    LW_LN2_W, LW_LN2_B,     /* [C] */
+    LW_FC1_W, LW_FC1_B,     /* [D,C], [D] */
+    LW_FC2_W, LW_FC2_B,     /* [C,D], [C] */
+    LW__COUNT
+};
+#define TI_NO_TENSOR ((size_t)-1)
+
+/* Packed matmul weights of one layer (offsets into ti_model.packed, in floats).  TinyRV's
+ * last layer in inference needs q for the CLS row only, so it packs Wq and [Wk;Wv] apart
+ * instead of the whole in_proj. */
+typedef struct model_packs {
+    size_t qkv, q, kv, out, fc1, fc2;
+} model_packs;
+
+struct ti_model {
+    ti_model_config cfg;
+    float *params;  /* [n_params], 64-byte aligned */
+    size_t n_params;
+    ti_model_tensor *tensors;
+    size_t n_tensors;
+    size_t glob[MW__COUNT];      /* offsets (floats) into params, or TI_NO_TENSOR */
+    size_t (*layer)[LW__COUNT];  /* [L][LW__COUNT] offsets */
+    const ti_kernels *k;
+    float *packed;               /* NULL = not packed */
+    size_t packed_floats;
+    size_t proj_pack;
+    model_packs *packs;          /* [L] */
+    float alibi[TI_MODEL_MAX_HEADS];
+};
+
+/* Saved activations of one layer in training (N = B*Tq tokens, Tq = T+1 for TinyRV). */
+typedef struct layer_acts {
+    float *res_in;           /* [N,C] input of the layer */
+    float *ln1;              /* [N,C] */
+    float *ln1_mean, *ln1_rstd; /* [N] */
+    float *qkv;              /* [N,3C] */
+    float *att;              /* [N,C] attention output (before out_proj) */
+    float *lse;              /* [B,H,Tq] */
+    float *res_mid;          /* [N,C] after the attention residual */
+    float *ln2;              /* [N,C] */
+    float *ln2_mean, *ln2_rstd; /* [N] */
+    float *fc_pre;           /* [N,D] before the activation */
+    float *fc_act;           /* [N,D] */
+} layer_acts;
+
+struct ti_runstate {
+    const ti_model *model;
+    int B_max, T_max, Tq_max, training;
+    int B, T;                /* of the last forward (training: what backward uses) */
+    int have_forward;
+    float *block;            /* everything below lives in this one allocation */
+    size_t bytes;
+
+    /* inference working set (also used as training head scratch) */
+    float *h;                /* [N,C] residual stream */
+    float *ln;               /* [N,C] */
+    float *qkv;              /* [N,3C] */
+    float *att;              /* [N,C] */
+    float *fc;               /* [N,D] */
+    float *cls_h, *cls_ln, *cls_q, *cls_att, *cls_tmp; /* [B,C] TinyRV CLS-row tail */
+    float *cls_fc;           /* [B,D] */
+
+    /* training: saved activations and backward scratch */
+    float *x;                /* [B,T,F] copy of the input */
+    layer_acts *acts;        /* [L] */
+    float *res_out;          /* [N,C] output of the last layer */
+    float *head_in;          /* [Nh,C] rows the head sees (TinyRV: CLS rows; causal: res_out) */
+    float *head_ln;          /* [Nh,C] */
+    float *head_mean, *head_rstd; /* [Nh] */
+    float *d_res, *d_ln, *d_qkv, *d_att, *d_fc_act, *d_fc_pre; /* [N,C] [N,C] [N,3C] [N,C] [N,D] [N,D] */
+    float *d_head;           /* [Nh,C] */
+    layer_acts layer_storage[]; /* flexible: acts points here */
+};
+
+/* Rows per sequence inside the network: TinyRV prepends the CLS token. */
+static inline int model_tq(const ti_model_config *c, int T)
+{
+    return c->kind == TI_MODEL_TINYRV ? T + 1 : T;
+}
+
+/* Build the tensor table and slot offsets for m->cfg (validated); allocates tensors and
+ * layer; sets n_params.  Used by ti_model_create. */
+ti_err model_build_table(ti_model *m);
+/* Pointer to a parameter slot (NULL if absent). */
+static inline const float *mw(const ti_model *m, int slot)
+{
+    return m->glob[slot] == TI_NO_TENSOR ? NULL : m->params + m->glob[slot];
+}
+static inline const float *lw(const ti_model *m, int l, int slot)
+{
+    return m->params + m->layer[l][slot];
+}
+
+/* Helpers shared by forward and backward: row-split layer norm and elementwise ops over
+ * a pool (the kernels themselves take no pool). */
+void model_layernorm(const ti_kernels *k, float *out, float *mean, float *rstd, const float *inp,
+                     const float *w, const float *b, int N, int C, float eps, ti_pool *pool);
+void model_add(const ti_kernels *k, float *out, const float *a, const float *b, size_t n,
+               ti_pool *pool);
+void model_act(const ti_kernels *k, float *out, const float *inp, size_t n, ti_act act,
+               ti_pool *pool);
+
+#endif
