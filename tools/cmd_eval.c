@@ -1,0 +1,179 @@
+/* tickinfer eval --model CKPT --dataset DIR [--out DIR]: RMSPE on val/test beside the
+ * baselines, JSON + Markdown report, calibration plot (SVG). */
+#include <getopt.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+#include "tickinfer/baseline.h"
+#include "tickinfer/fileio.h"
+#include "tickinfer/plot.h"
+#include "tickinfer/train.h"
+
+static void usage(FILE *f)
+{
+    fprintf(f,
+            "usage: tickinfer eval --model CKPT --dataset DIR [--out DIR] [--threads N]\n\n"
+            "Score a trained model (safetensors from `tickinfer train`) on the val and test splits,\n"
+            "next to the baselines fitted on train.  Writes OUT/eval.json, OUT/eval.md and\n"
+            "OUT/calibration.svg (predicted vs realised RV on test).  Default OUT: the model's folder.\n");
+}
+
+/* The model must have been trained on this dataset's features and normalisation. */
+static ti_err check_compat(const ti_ckpt_meta *meta, const ti_dataset_info *in, const char *ckpt)
+{
+    if (meta->n_features != in->n_features)
+        return ti_errorf(TI_ERR_INVALID_ARG, "eval: %s expects %d features, the dataset has %d", ckpt, meta->n_features, in->n_features);
+    for (int f = 0; f < in->n_features; f++) {
+        if (meta->feature_names && strcmp(meta->feature_names[f], in->feature_names[f]) != 0)
+            return ti_errorf(TI_ERR_INVALID_ARG, "eval: %s feature %d is '%s', the dataset's is '%s'", ckpt, f, meta->feature_names[f],
+                             in->feature_names[f]);
+        if (meta->mean && (fabsf(meta->mean[f] - in->norm.mean[f]) > 1e-5f * (1 + fabsf(in->norm.mean[f])) ||
+                           fabsf(meta->std[f] - in->norm.std[f]) > 1e-5f * in->norm.std[f]))
+            return ti_errorf(TI_ERR_INVALID_ARG,
+                             "eval: %s was trained with another normalisation of feature '%s' (mean %g std %g vs the dataset's %g %g): "
+                             "evaluate it on the dataset it was trained on",
+                             ckpt, in->feature_names[f], meta->mean[f], meta->std[f], in->norm.mean[f], in->norm.std[f]);
+    }
+    return TI_OK;
+}
+
+static ti_err write_plot(const char *path, const float *pred, const float *y, size_t n, double rmspe)
+{
+    double *px = malloc(sizeof(double) * (n + 1)), *py = malloc(sizeof(double) * (n + 1));
+    if (!px || !py) {
+        free(px);
+        free(py);
+        return ti_errorf(TI_ERR_NOMEM, "eval: out of memory");
+    }
+    for (size_t i = 0; i < n; i++) px[i] = pred[i], py[i] = y[i];
+    /* Binned means (20 log-spaced bins of predicted RV): the calibration curve. */
+    double lo = INFINITY, hi = 0, bx[20], by[20], bs[20] = {0}, cnt[20] = {0};
+    for (size_t i = 0; i < n; i++)
+        if (px[i] > 0) lo = fmin(lo, px[i]), hi = fmax(hi, px[i]);
+    int nb = 0;
+    if (hi > lo) {
+        for (size_t i = 0; i < n; i++) {
+            if (!(px[i] > 0)) continue;
+            int k = (int)((log(px[i]) - log(lo)) / (log(hi) - log(lo)) * 20);
+            k = k < 0 ? 0 : k > 19 ? 19 : k;
+            bs[k] += py[i], cnt[k]++;
+        }
+        for (int k = 0; k < 20; k++)
+            if (cnt[k] >= 20) {
+                bx[nb] = exp(log(lo) + (k + 0.5) / 20 * (log(hi) - log(lo)));
+                by[nb++] = bs[k] / cnt[k];
+            }
+    }
+    char title[128];
+    snprintf(title, sizeof title, "Calibration on test (%zu buckets, RMSPE %.4f)", n, rmspe);
+    ti_plot p = {.title = title, .xlabel = "predicted RV (next 300 s)", .ylabel = "realised RV", .log_x = 1, .log_y = 1, .diagonal = 1,
+                 .n_series = nb ? 2 : 1};
+    p.series[0] = (ti_plot_series){"buckets", px, py, n, TI_PLOT_POINTS};
+    if (nb) p.series[1] = (ti_plot_series){"mean per bin", bx, by, (size_t)nb, TI_PLOT_LINE_POINTS};
+    ti_err e = ti_plot_write_svg(&p, path);
+    free(px);
+    free(py);
+    return e;
+}
+
+int cmd_eval(int argc, char **argv)
+{
+    static const struct option opts[] = {{"model", required_argument, 0, 'm'}, {"dataset", required_argument, 0, 'd'},
+                                         {"out", required_argument, 0, 'o'},   {"threads", required_argument, 0, 'j'},
+                                         {"help", no_argument, 0, 'h'},        {0, 0, 0, 0}};
+    const char *ckpt = NULL, *dsdir = NULL, *out = NULL;
+    int threads = 0, ch;
+    optind = 1;
+    while ((ch = getopt_long(argc, argv, "m:d:o:j:h", opts, NULL)) != -1) {
+        switch (ch) {
+        case 'm': ckpt = optarg; break;
+        case 'd': dsdir = optarg; break;
+        case 'o': out = optarg; break;
+        case 'j': threads = atoi(optarg); break;
+        case 'h': usage(stdout); return 0;
+        default: usage(stderr); return 2;
+        }
+    }
+    if (!ckpt || !dsdir || optind != argc) {
+        usage(stderr);
+        return 2;
+    }
+    char outdir[2048];
+    if (out) snprintf(outdir, sizeof outdir, "%s", out);
+    else {
+        const char *sl = strrchr(ckpt, '/');
+        snprintf(outdir, sizeof outdir, "%.*s", sl ? (int)(sl - ckpt) : 1, sl ? ckpt : ".");
+    }
+    ti_dataset *ds = NULL;
+    ti_model *m = NULL;
+    ti_pool *pool = NULL;
+    ti_ckpt_meta meta;
+    memset(&meta, 0, sizeof meta);
+    float *pred[2] = {0}, *y[2] = {0};
+    size_t n[2] = {0};
+    double rmspe[2] = {0}, scale = 1;
+    ti_baseline_report br;
+    ti_err e = ti_dataset_open(&ds, dsdir, 0);
+    if (!e) e = ti_model_load(&m, &meta, ckpt, NULL);
+    if (!e) e = check_compat(&meta, ti_dataset_get_info(ds), ckpt);
+    if (!e) e = ti_pool_create(&pool, threads);
+    if (!e) e = ti_eval_fit_scale(&scale, m, ds, 8192, pool);
+    for (int s = 0; s < 2 && !e; s++) {
+        const uint32_t *idx;
+        n[s] = ti_dataset_split(ds, (ti_split)(s + 1), &idx);
+        pred[s] = malloc(sizeof(float) * (n[s] + 1));
+        y[s] = malloc(sizeof(float) * (n[s] + 1));
+        if (!pred[s] || !y[s]) e = ti_errorf(TI_ERR_NOMEM, "eval: out of memory");
+        if (!e) e = ti_eval_predict(pred[s], y[s], m, ds, (ti_split)(s + 1), 0, scale, pool);
+        if (!e) rmspe[s] = ti_rmspe(y[s], pred[s], n[s]);
+    }
+    if (!e) e = ti_baselines_run(&br, ds);
+    if (!e) e = ti_mkdirs(outdir);
+    char path[4096];
+    if (!e) {
+        snprintf(path, sizeof path, "%s/calibration.svg", outdir);
+        e = write_plot(path, pred[1], y[1], n[1], rmspe[1]);
+    }
+    if (!e) {
+        const ti_dataset_info *in = ti_dataset_get_info(ds);
+        char cfgjson[1024], md[8192], js[8192];
+        ti_model_config_to_json(cfgjson, sizeof cfgjson, ti_model_get_config(m));
+        double best_base = INFINITY;
+        const char *best_name = "";
+        for (int i = 0; i < br.n; i++)
+            if (strncmp(br.r[i].name, "oracle", 6) != 0 && br.r[i].rmspe[2] < best_base) best_base = br.r[i].rmspe[2], best_name = br.r[i].name;
+        int k = snprintf(md, sizeof md,
+                         "# Evaluation: %s\n\nDataset `%s` (%s): val %zu, test %zu buckets. Model config: `%s`; output scale %.4f "
+                         "(fitted on train).\n\n| predictor | val RMSPE | test RMSPE |\n|---|---:|---:|\n| **model** | **%.4f** | **%.4f** |\n",
+                         ckpt, in->source, in->source_kind, n[0], n[1], cfgjson, scale, rmspe[0], rmspe[1]);
+        for (int i = 0; i < br.n && k < (int)sizeof md; i++)
+            k += snprintf(md + k, sizeof md - (size_t)k, "| %s | %.4f | %.4f |\n", br.r[i].name, br.r[i].rmspe[1], br.r[i].rmspe[2]);
+        if (k < (int)sizeof md)
+            k += snprintf(md + k, sizeof md - (size_t)k,
+                          "\nTest RMSPE vs the best baseline (%s, %.4f): %+.1f%%.\n\n![calibration](calibration.svg)\n", best_name, best_base,
+                          100.0 * (rmspe[1] - best_base) / best_base);
+        int j = snprintf(js, sizeof js,
+                         "{\n  \"model\": \"%s\",\n  \"config\": %s,\n  \"scale\": %.6f,\n  \"val\": {\"n\": %zu, \"rmspe\": %.6f},\n  \"test\": "
+                         "{\"n\": %zu, \"rmspe\": %.6f},\n  \"best_baseline\": {\"name\": \"%s\", \"test_rmspe\": %.6f},\n  \"baselines\": [",
+                         ckpt, cfgjson, scale, n[0], rmspe[0], n[1], rmspe[1], best_name, best_base);
+        for (int i = 0; i < br.n && j < (int)sizeof js; i++)
+            j += snprintf(js + j, sizeof js - (size_t)j, "%s\n    {\"name\": \"%s\", \"val\": %.6f, \"test\": %.6f}", i ? "," : "", br.r[i].name,
+                          br.r[i].rmspe[1], br.r[i].rmspe[2]);
+        if (j < (int)sizeof js) j += snprintf(js + j, sizeof js - (size_t)j, "\n  ]\n}\n");
+        if (k >= (int)sizeof md || j >= (int)sizeof js) e = ti_errorf(TI_ERR_LIMIT, "eval: report too long");
+        snprintf(path, sizeof path, "%s/eval.md", outdir);
+        if (!e) e = ti_write_file_atomic(path, md, strlen(md));
+        snprintf(path, sizeof path, "%s/eval.json", outdir);
+        if (!e) e = ti_write_file_atomic(path, js, strlen(js));
+        if (!e) printf("%s\nreport: %s/eval.{md,json}, plot: %s/calibration.svg\n", md, outdir, outdir);
+    }
+    for (int s = 0; s < 2; s++) free(pred[s]), free(y[s]);
+    ti_ckpt_meta_free(&meta);
+    ti_model_destroy(m);
+    ti_pool_destroy(pool);
+    ti_dataset_close(ds);
+    return e ? cli_fail("eval", e) : 0;
+}
