@@ -9,18 +9,18 @@
 static void usage(FILE *f)
 {
     fprintf(f,
-            "usage: tickinfer train --config FILE [--dataset DIR] [--out DIR] [--steps N] [--threads N] [--resume] [--quiet]\n\n"
+            "usage: tickinfer train --config FILE [--dataset DIR] [--out DIR] [--steps N] [--threads N] [--resume] [--stop-after N] [--quiet]\n\n"
             "Train an RV model (rv_causal or tinyrv) on a dataset made by `tickinfer ingest`.\n"
             "AdamW, warmup + cosine schedule, gradient clipping, MSE on log RV or RMSPE.\n"
             "Writes OUT/best.safetensors (lowest val RMSPE), OUT/last.safetensors + OUT/last.state\n"
-            "(resume after a kill with --resume).  Config keys: docs/training.md; example: configs/demo.json.\n");
+            "(resume after a kill with --resume; --stop-after N stops early as if killed).  Config keys: docs/training.md; example: configs/demo.json.\n");
 }
 
 int cmd_train(int argc, char **argv)
 {
     static const struct option opts[] = {{"config", required_argument, 0, 'c'}, {"dataset", required_argument, 0, 'd'},
                                          {"out", required_argument, 0, 'o'},    {"steps", required_argument, 0, 's'},
-                                         {"threads", required_argument, 0, 'j'}, {"resume", no_argument, 0, 'r'},
+                                         {"threads", required_argument, 0, 'j'}, {"resume", no_argument, 0, 'r'}, {"stop-after", required_argument, 0, 'S'},
                                          {"quiet", no_argument, 0, 'q'},        {"help", no_argument, 0, 'h'},
                                          {0, 0, 0, 0}};
     ti_train_config c;
@@ -30,7 +30,7 @@ int cmd_train(int argc, char **argv)
     long long steps = -1;
     int threads = -1, resume = 0, quiet = 0, ch;
     optind = 1;
-    while ((ch = getopt_long(argc, argv, "c:d:o:s:j:rqh", opts, NULL)) != -1) {
+    while ((ch = getopt_long(argc, argv, "c:d:o:s:j:rqhS:", opts, NULL)) != -1) {
         switch (ch) {
         case 'c': cfg_path = optarg; break;
         case 'd': ds = optarg; break;
@@ -38,6 +38,7 @@ int cmd_train(int argc, char **argv)
         case 's': steps = atoll(optarg); break;
         case 'j': threads = atoi(optarg); break;
         case 'r': resume = 1; break;
+        case 'S': c.stop_after = atoll(optarg); break;
         case 'q': quiet = 1; break;
         case 'h': usage(stdout); return 0;
         default: usage(stderr); return 2;

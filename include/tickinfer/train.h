@@ -39,6 +39,8 @@ typedef struct ti_train_config {
     int eval_every;            /* steps between val evaluations (0: once per epoch) */
     int64_t eval_max;          /* cap on val buckets per evaluation (0: all) */
     int resume;                /* continue from out_dir/last.* if present */
+    int64_t stop_after;        /* stop after this step as if interrupted (0: run to the end);
+                                * the schedule still spans the whole run */
     int progress;
 } ti_train_config;
 

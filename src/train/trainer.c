@@ -258,7 +258,8 @@ ti_err ti_train(const ti_train_config *c, ti_train_report *rep)
     const double t0 = ti_now_s();
     const int64_t step0 = step;
     double ema = NAN;
-    while (step < total) {
+    const int64_t stop = c->stop_after > 0 && c->stop_after < total ? c->stop_after : total;
+    while (step < stop) {
         ti_batch *bt;
         int epoch_done;
         ti_batcher_next(b, &bt, &epoch_done);
@@ -286,7 +287,7 @@ ti_err ti_train(const ti_train_config *c, ti_train_report *rep)
         char note[96];
         snprintf(note, sizeof note, "loss %.4f lr %.2e best val %.4f", ema, ac.lr, best);
         ti_progress_set_note(pr, note);
-        if (step % eval_every == 0 || step == total) {
+        if (step % eval_every == 0 || step == stop) {
             double scale = 1, v = val_rmspe(m, ds, c, pool, &scale);
             if (v < best) {
                 best = v, best_step = step;
