@@ -3,6 +3,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash bench/ingest.sh
+bash bench/tinyrv_peers.sh
 for b in build/release/bench/*; do
     [[ -x "$b" ]] || continue
     echo "== $b"
