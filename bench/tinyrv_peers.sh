@@ -29,3 +29,4 @@ json.dump(rows, open("bench/results/tinyrv_peers.json", "w"), indent=1)
 open("bench/results/tinyrv_peers.md", "w").write(md)
 print(md)
 PY
+printf '\nMachine: %s\n\nNote: Debian'"'"'s torch 1.13 is a CPU build without oneDNN/MKL tuning and does not scale with threads here; a PyPI torch would be faster (it is not installed on CPU machines to keep set-up light).\n' "$(bash bench/machine.sh)" >> bench/results/tinyrv_peers.md
