@@ -29,7 +29,8 @@ static void print_info(const char *dir, const ti_dataset_info *in)
            (unsigned long long)in->n_bars, (unsigned long long)in->n_rows_read, (unsigned long long)in->n_duplicates_merged,
            (unsigned long long)in->n_unsorted_fixed);
     printf("  shards         %10d  (%.1f MB)\n", in->n_shards, (double)in->total_bytes / 1e6);
-    printf("  features       [%d, %d] float32 per bucket, normalised with train mean/std:\n", in->history_len, in->n_features);
+    printf("  features       [%d, %d] float32 per bucket%s, normalised with train mean/std:\n", in->history_len, in->n_features,
+           in->has_market ? " (incl. market context)" : "");
     for (int f = 0; f < in->n_features; f++)
         printf("    %2d %-18s mean %12.5g  std %12.5g\n", f, in->feature_names[f], in->norm.mean[f], in->norm.std[f]);
 }

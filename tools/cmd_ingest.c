@@ -10,7 +10,7 @@
 static void usage(FILE *f)
 {
     fprintf(f,
-            "usage: tickinfer ingest SOURCE -o OUT [--threads N] [--quiet]\n\n"
+            "usage: tickinfer ingest SOURCE -o OUT [--market] [--threads N] [--quiet]\n\n"
             "Build a dataset folder OUT (shards + dataset.json) from SOURCE:\n"
             "  DIR of stock_id=N/*.parquet     Optiver trade files (hive layout)\n"
             "  DIR or *_message_L.csv          LOBSTER message + order-book files\n"
@@ -21,22 +21,25 @@ static void usage(FILE *f)
             "options:\n"
             "  -o, --out DIR     output folder (required)\n"
             "  -j, --threads N   worker threads (default: all cores)\n"
-            "  -q, --quiet       no progress bar\n");
+            "  -q, --quiet       no progress bar\n"
+            "  -m, --market      add market-context features: per second, the mean over all symbols of\n"
+            "                    the same time window of log RV over 30/120/300 s (history only)\n");
 }
 
 int cmd_ingest(int argc, char **argv)
 {
     static const struct option opts[] = {{"out", required_argument, 0, 'o'}, {"threads", required_argument, 0, 'j'},
-                                         {"quiet", no_argument, 0, 'q'},     {"help", no_argument, 0, 'h'},
+                                         {"quiet", no_argument, 0, 'q'}, {"market", no_argument, 0, 'm'},     {"help", no_argument, 0, 'h'},
                                          {0, 0, 0, 0}};
     ti_ingest_options o = {.progress = 1};
     int c;
     optind = 1;
-    while ((c = getopt_long(argc, argv, "o:j:qh", opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "o:j:qmh", opts, NULL)) != -1) {
         switch (c) {
         case 'o': o.out_dir = optarg; break;
         case 'j': o.n_threads = atoi(optarg); break;
         case 'q': o.progress = 0; break;
+        case 'm': o.market = 1; break;
         case 'h': usage(stdout); return 0;
         default: usage(stderr); return 2;
         }

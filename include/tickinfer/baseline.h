@@ -7,6 +7,9 @@
  *                  log1p(trades), log1p(volume), log stock_mean] (log terms floored at
  *                  1e-5), then one scale fitted like scaled_naive (the log model
  *                  predicts a median; RMSPE wants a smaller, scale-corrected value)
+ *   har_rv_market  (datasets with market features) har_rv + the market's mean log RV over
+ *                  the last 300 s and 30 s at second 299: the same time window across
+ *                  all symbols, history only
  * RMSPE = sqrt(mean(((y - yhat) / y)^2)). */
 #ifndef TICKINFER_BASELINE_H
 #define TICKINFER_BASELINE_H

@@ -86,8 +86,11 @@ typedef struct ti_dataset_info {
     char source[512];
     char source_kind[16];          /* "optiver", "lobster", "sim" */
     int bucket_len, history_len, horizon_len;
-    int has_book, n_features;
-    char feature_names[TI_FEAT_MAX][24];
+    int has_book, has_market, n_features; /* n_features includes the market ones */
+    char market_file[64];          /* "market.tim" when has_market */
+    uint64_t market_bytes;
+    uint32_t market_crc;
+    char feature_names[TI_FEAT_DATASET_MAX][24];
     ti_feat_norm norm;
     uint64_t n_total;              /* buckets seen */
     uint64_t n_excluded_few_trades, n_excluded_low_target;
@@ -109,6 +112,10 @@ size_t ti_dataset_num_buckets(const ti_dataset *ds);
 const ti_shard_bucket *ti_dataset_record(const ti_dataset *ds, size_t i);
 /* View (bars + optional book) of bucket i; pointers into the mmap. */
 void ti_dataset_view(const ti_dataset *ds, size_t i, ti_bucket_view *out);
+/* Market features of a time window: [history_len, TI_MKT_FEATURES] (row t = second t),
+ * or NULL when the dataset has none or the time_id is unknown. */
+const float *ti_dataset_market(const ti_dataset *ds, int32_t time_id);
+
 /* Indices of the buckets of one split, ascending; owned by the dataset. */
 size_t ti_dataset_split(const ti_dataset *ds, ti_split split, const uint32_t **idx);
 

@@ -58,12 +58,25 @@ enum {
     TI_FEAT_MAX
 };
 
+/* Market context (datasets ingested with --market): at every second t, the mean over all
+ * symbols sharing the bucket's time window of log(rv_w + 1e-5), w = 30, 120, 300 s.  Only
+ * history seconds enter it, so it is information a live desk has at second t (the
+ * streaming engine can aggregate it over its symbols the same way). */
+#define TI_MKT_FEATURES 3
+#define TI_FEAT_DATASET_MAX (TI_FEAT_MAX + TI_MKT_FEATURES)
+#define TI_MKT_LOG_EPS 1e-5f
+
 #define TI_FEAT_SECS_CAP 15
 #define TI_FEAT_RING 512 /* power of two > longest window (300) */
 
 /* Number of features: 12 without a book, 16 with one. */
 int ti_features_count(int has_book);
 const char *ti_feature_name(int index);
+/* Name of feature `index` of a dataset with has_book/has_market: symbol features first,
+ * then "mkt_logrv_30", "mkt_logrv_120", "mkt_logrv_300". */
+const char *ti_dataset_feature_name(int index, int has_book, int has_market);
+/* This symbol's contribution to the market features at one second, from its feature row. */
+void ti_market_contrib(float out[TI_MKT_FEATURES], const float *feat_row);
 
 typedef struct ti_feat_slot {
     float r2;      /* squared log return of the bar at this second (0 if none) */
@@ -99,8 +112,8 @@ void ti_features_bucket(float *out, ti_feat_state *scratch, const ti_bucket_view
 /* Normalisation: x' = (x - mean) / std, std floored at 1e-12 relative to avoid /0. */
 typedef struct ti_feat_norm {
     int n;
-    float mean[TI_FEAT_MAX];
-    float std[TI_FEAT_MAX];
+    float mean[TI_FEAT_DATASET_MAX];
+    float std[TI_FEAT_DATASET_MAX];
 } ti_feat_norm;
 
 /* In place on rows [n_rows, norm->n]. */
@@ -111,7 +124,7 @@ void ti_feat_normalize(float *x, int64_t n_rows, const ti_feat_norm *norm);
 typedef struct ti_feat_moments {
     int n;
     double count;
-    double sum[TI_FEAT_MAX], sumsq[TI_FEAT_MAX];
+    double sum[TI_FEAT_DATASET_MAX], sumsq[TI_FEAT_DATASET_MAX];
 } ti_feat_moments;
 
 void ti_feat_moments_init(ti_feat_moments *m, int n_features);

@@ -59,6 +59,7 @@ typedef struct ti_ingest_options {
     const char *out_dir;
     int n_threads;      /* <= 0: all cores */
     int progress;       /* show a progress bar */
+    int market;         /* add market-context features (see features.h) */
 } ti_ingest_options;
 
 typedef struct ti_ingest_report {

@@ -44,8 +44,23 @@ void ti_batch_bucket_features(float *out, ti_feat_state *scratch, const ti_datas
     const ti_dataset_info *in = ti_dataset_get_info(ds);
     ti_bucket_view v;
     ti_dataset_view(ds, bucket, &v);
-    ti_features_bucket(out, scratch, &v, in->history_len);
-    if (normalize) ti_feat_normalize(out, in->history_len, &in->norm);
+    const int T = in->history_len, F = in->n_features;
+    if (!in->has_market) {
+        ti_features_bucket(out, scratch, &v, T);
+    } else {
+        /* Symbol features [T, Fs] are computed into the tail of out, then spread into
+         * rows of F with the market columns appended (in place, front to back is safe:
+         * row t's destination never passes row t+1's source). */
+        const int Fs = F - TI_MKT_FEATURES;
+        float *tmp = out + (size_t)T * F - (size_t)T * Fs;
+        ti_features_bucket(tmp, scratch, &v, T);
+        const float *mk = ti_dataset_market(ds, v.time_id);
+        for (int t = 0; t < T; t++) {
+            memmove(out + (size_t)t * F, tmp + (size_t)t * Fs, sizeof(float) * (size_t)Fs);
+            for (int k = 0; k < TI_MKT_FEATURES; k++) out[(size_t)t * F + Fs + k] = mk ? mk[t * TI_MKT_FEATURES + k] : in->norm.mean[Fs + k];
+        }
+    }
+    if (normalize) ti_feat_normalize(out, T, &in->norm);
 }
 
 typedef struct fill_ctx {

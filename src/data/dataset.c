@@ -14,6 +14,10 @@ struct ti_dataset {
     uint16_t *shard_of;               /* [n_buckets] */
     uint32_t *split_idx[TI_SPLIT__COUNT];
     size_t split_n[TI_SPLIT__COUNT];
+    ti_mmap market_map;
+    const int32_t *market_tids;
+    const float *market_vals;
+    size_t market_n;
 };
 
 static const ti_shard_header *header_of(const ti_dataset *ds, int s) { return (const ti_shard_header *)ds->maps[s].data; }
@@ -24,6 +28,7 @@ void ti_dataset_close(ti_dataset *ds)
     if (ds->maps)
         for (int i = 0; i < ds->info.n_shards; i++) ti_mmap_close(&ds->maps[i]);
     free(ds->maps);
+    if (ds->market_map.data) ti_mmap_close(&ds->market_map);
     free(ds->recs);
     free(ds->shard_of);
     for (int s = 0; s < TI_SPLIT__COUNT; s++) free(ds->split_idx[s]);
@@ -92,6 +97,23 @@ ti_err ti_dataset_open(ti_dataset **out, const char *dir, int verify_checksums)
             ds->split_idx[sp][ds->split_n[sp]++] = (uint32_t)k;
         }
     }
+    if (ds->info.has_market) {
+        char mp[4200];
+        snprintf(mp, sizeof mp, "%s/%s", dir, ds->info.market_file);
+        e = ti_mmap_open(&ds->market_map, mp);
+        if (e) {
+            ti_error_wrap(e, "dataset: market file listed in the manifest: ");
+            goto fail;
+        }
+        if (ds->market_map.size != ds->info.market_bytes) {
+            e = ti_errorf(TI_ERR_CORRUPT, "dataset: %s is %zu bytes, manifest says %llu", mp, ds->market_map.size,
+                          (unsigned long long)ds->info.market_bytes);
+            goto fail;
+        }
+        e = ti_market_check(ds->market_map.data, ds->market_map.size, mp, ds->info.history_len, verify_checksums, &ds->market_tids,
+                            &ds->market_vals, &ds->market_n);
+        if (e) goto fail;
+    }
     for (int s = 0; s < TI_SPLIT__COUNT; s++)
         if (ds->split_n[s] != ds->info.n_split[s]) {
             e = ti_errorf(TI_ERR_CORRUPT, "dataset: %s: %zu %s buckets in shards, manifest says %llu", dir, ds->split_n[s],
@@ -120,6 +142,18 @@ void ti_dataset_view(const ti_dataset *ds, size_t i, ti_bucket_view *out)
     out->bars = (const ti_bar *)(base + h->bars_off) + r->bar_begin;
     out->n_bars = r->n_bars;
     out->book = r->book_row == UINT32_MAX ? NULL : (const ti_book_sec *)(base + h->book_off) + r->book_row;
+}
+
+const float *ti_dataset_market(const ti_dataset *ds, int32_t time_id)
+{
+    size_t lo = 0, hi = ds->market_n;
+    while (lo < hi) {
+        size_t mid = (lo + hi) / 2;
+        if (ds->market_tids[mid] < time_id) lo = mid + 1;
+        else hi = mid;
+    }
+    if (lo >= ds->market_n || ds->market_tids[lo] != time_id) return NULL;
+    return ds->market_vals + lo * (size_t)ds->info.history_len * TI_MKT_FEATURES;
 }
 
 size_t ti_dataset_split(const ti_dataset *ds, ti_split split, const uint32_t **idx)

@@ -18,6 +18,23 @@ const char *ti_feature_name(int index)
     return k_feature_names[index];
 }
 
+static const char *const k_market_names[TI_MKT_FEATURES] = {"mkt_logrv_30", "mkt_logrv_120", "mkt_logrv_300"};
+
+const char *ti_dataset_feature_name(int index, int has_book, int has_market)
+{
+    int nf = ti_features_count(has_book);
+    if (index >= 0 && index < nf) return k_feature_names[index];
+    if (has_market && index >= nf && index < nf + TI_MKT_FEATURES) return k_market_names[index - nf];
+    return "?";
+}
+
+void ti_market_contrib(float out[TI_MKT_FEATURES], const float *feat_row)
+{
+    out[0] = logf(feat_row[TI_FEAT_RV_30] + TI_MKT_LOG_EPS);
+    out[1] = logf(feat_row[TI_FEAT_RV_120] + TI_MKT_LOG_EPS);
+    out[2] = logf(feat_row[TI_FEAT_RV_300] + TI_MKT_LOG_EPS);
+}
+
 void ti_feat_reset(ti_feat_state *s, int has_book)
 {
     memset(s, 0, sizeof *s);
@@ -138,7 +155,7 @@ void ti_features_bucket(float *out, ti_feat_state *scratch, const ti_bucket_view
 void ti_feat_normalize(float *x, int64_t n_rows, const ti_feat_norm *norm)
 {
     const int n = norm->n;
-    float inv[TI_FEAT_MAX];
+    float inv[TI_FEAT_DATASET_MAX];
     for (int f = 0; f < n; f++) inv[f] = 1.0f / norm->std[f];
     for (int64_t r = 0; r < n_rows; r++) {
         float *row = x + r * n;

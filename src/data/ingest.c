@@ -10,6 +10,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "dataset_internal.h"
 #include "tickinfer/clock.h"
 #include "tickinfer/fileio.h"
 #include "tickinfer/progress.h"
@@ -32,6 +33,7 @@ typedef struct ingest_job {
     float **feat_scratch;   /* per worker [history_len * TI_FEAT_MAX] */
     ti_feat_state **state;  /* per worker */
     ti_progress *progress;
+    ti_market_acc *market;  /* NULL unless market features are on */
 } ingest_job;
 
 void ti_symbol_data_free(ti_symbol_data *s)
@@ -73,6 +75,18 @@ static ti_err process_symbol(ingest_job *job, size_t i, int worker, sym_result *
         ti_bucket_summary sum;
         ti_bucket_summarize(&sum, bars, nb);
         res->n_total++;
+        if (job->market) {
+            /* Every bucket, kept or not, is part of the market at its time. */
+            ti_bucket_view mv = {sd.symbol_id, sd.time_ids[b], bars, nb, sd.book ? sd.book + b * (size_t)L : NULL};
+            ti_features_bucket(feat, job->state[worker], &mv, H);
+            int train_kept = sum.exclusion == TI_KEEP && ti_split_of(sd.symbol_id, sd.time_ids[b]) == TI_SPLIT_TRAIN;
+            e = ti_market_acc_add(job->market, sd.time_ids[b], feat, nf, train_kept);
+            if (e) {
+                free(recs);
+                ti_symbol_data_free(&sd);
+                return e;
+            }
+        }
         if (sum.exclusion == TI_EXCLUDE_FEW_TRADES) { res->n_few++; continue; }
         if (sum.exclusion == TI_EXCLUDE_LOW_TARGET) { res->n_low++; continue; }
         ti_shard_bucket *r = &recs[n_kept++];
@@ -90,8 +104,10 @@ static ti_err process_symbol(ingest_job *job, size_t i, int worker, sym_result *
         r->true_rv = sd.true_rv ? sd.true_rv[b] : NAN;
         r->book_row = UINT32_MAX;
         if (r->split == TI_SPLIT_TRAIN) {
-            ti_bucket_view v = {r->stock_id, r->time_id, bars, nb, sd.book ? sd.book + b * (size_t)L : NULL};
-            ti_features_bucket(feat, job->state[worker], &v, H);
+            if (!job->market) { /* with market features `feat` already holds this bucket */
+                ti_bucket_view v = {r->stock_id, r->time_id, bars, nb, sd.book ? sd.book + b * (size_t)L : NULL};
+                ti_features_bucket(feat, job->state[worker], &v, H);
+            }
             ti_feat_moments_add_rows(&res->moments, feat, H);
         }
         memmove(sd.bars + w_bar, bars, nb * sizeof(ti_bar));
@@ -216,6 +232,7 @@ ti_err ti_ingest(const ti_ingest_options *opt, ti_ingest_report *report)
         job.state[w] = malloc(sizeof(ti_feat_state));
         if (!job.feat_scratch[w] || !job.state[w]) e = ti_errorf(TI_ERR_NOMEM, "ingest: out of memory");
     }
+    if (!e && opt->market) e = ti_market_acc_create(&job.market, TI_HISTORY_LEN);
     if (!e) {
         job.progress = opt->progress ? ti_progress_start("ingest", "symbols", src->n_symbols) : NULL;
         ti_pool_parallel_for(pool, src->n_symbols, 1, ingest_task, &job);
@@ -257,6 +274,29 @@ ti_err ti_ingest(const ti_ingest_options *opt, ti_ingest_report *report)
         e = ti_feat_moments_finish(&mom, &info.norm);
         if (e) ti_error_wrap(e, "ingest %s: ", opt->source);
     }
+    if (!e && job.market) {
+        /* Market columns follow the symbol features, with their own train statistics. */
+        char mpath[4200];
+        snprintf(info.market_file, sizeof info.market_file, "market.tim");
+        snprintf(mpath, sizeof mpath, "%s/%s", partial, info.market_file);
+        ti_feat_moments mm;
+        ti_feat_norm mn;
+        e = ti_market_acc_finish(job.market, mpath, &mm, &info.market_crc, &info.market_bytes);
+        if (!e) e = ti_feat_moments_finish(&mm, &mn);
+        if (!e) {
+            const int base = info.n_features;
+            info.has_market = 1;
+            info.n_features = base + TI_MKT_FEATURES;
+            info.norm.n = info.n_features;
+            for (int k = 0; k < TI_MKT_FEATURES; k++) {
+                info.norm.mean[base + k] = mn.mean[k];
+                info.norm.std[base + k] = mn.std[k];
+                snprintf(info.feature_names[base + k], sizeof info.feature_names[base + k], "%s",
+                         ti_dataset_feature_name(base + k, info.has_book, 1));
+            }
+            info.total_bytes += info.market_bytes;
+        }
+    }
     if (!e) {
         info.n_shards = (int)src->n_symbols;
         info.shards = calloc(src->n_symbols, sizeof *info.shards);
@@ -288,6 +328,7 @@ ti_err ti_ingest(const ti_ingest_options *opt, ti_ingest_report *report)
     free(job.feat_scratch);
     free(job.state);
     free(job.results);
+    ti_market_acc_destroy(job.market);
     ti_pool_destroy(pool);
     ti_source_close(src);
     return e;

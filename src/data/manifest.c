@@ -30,6 +30,13 @@ ti_err ti_dataset_write_manifest(const char *dir, const ti_dataset_info *info)
     json_object_set_new(root, "history_len", json_integer(info->history_len));
     json_object_set_new(root, "horizon_len", json_integer(info->horizon_len));
     json_object_set_new(root, "has_book", json_boolean(info->has_book));
+    json_object_set_new(root, "has_market", json_boolean(info->has_market));
+    if (info->has_market) {
+        char crc[16];
+        snprintf(crc, sizeof crc, "%08x", info->market_crc);
+        json_object_set_new(root, "market", json_pack("{s:s,s:I,s:s}", "file", info->market_file, "bytes", (json_int_t)info->market_bytes,
+                                                      "crc32c", crc));
+    }
 
     json_t *feat = json_object();
     json_t *names = json_array();
@@ -167,7 +174,25 @@ ti_err ti_dataset_read_manifest(const char *dir, ti_dataset_info *info)
         goto fail;
     }
     info->has_book = json_is_true(json_object_get(root, "has_book"));
-    info->n_features = ti_features_count(info->has_book);
+    info->has_market = json_is_true(json_object_get(root, "has_market"));
+    info->n_features = ti_features_count(info->has_book) + (info->has_market ? TI_MKT_FEATURES : 0);
+    if (info->has_market) {
+        json_t *mk = json_object_get(root, "market");
+        char crc[16];
+        if (!json_is_object(mk)) {
+            ti_errorf(TI_ERR_FORMAT, "dataset: %s: has_market but no 'market' entry", path);
+            goto fail;
+        }
+        TRY(get_str(mk, "file", path, info->market_file, sizeof info->market_file));
+        if (strchr(info->market_file, '/')) {
+            ti_errorf(TI_ERR_FORMAT, "dataset: %s: market file name must not contain '/'", path);
+            goto fail;
+        }
+        TRY(get_int(mk, "bytes", path, &v));
+        info->market_bytes = (uint64_t)v;
+        TRY(get_str(mk, "crc32c", path, crc, sizeof crc));
+        info->market_crc = (uint32_t)strtoul(crc, NULL, 16);
+    }
 
     json_t *feat = json_object_get(root, "features");
     json_t *names = feat ? json_object_get(feat, "names") : NULL;
@@ -177,9 +202,10 @@ ti_err ti_dataset_read_manifest(const char *dir, ti_dataset_info *info)
     }
     for (int i = 0; i < info->n_features; i++) {
         const char *nm = json_string_value(json_array_get(names, (size_t)i));
-        if (!nm || strcmp(nm, ti_feature_name(i)) != 0) {
+        const char *want = ti_dataset_feature_name(i, info->has_book, info->has_market);
+        if (!nm || strcmp(nm, want) != 0) {
             ti_errorf(TI_ERR_FORMAT, "dataset: %s: feature %d is '%s', this build computes '%s' (re-run ingest)", path, i,
-                      nm ? nm : "?", ti_feature_name(i));
+                      nm ? nm : "?", want);
             goto fail;
         }
         snprintf(info->feature_names[i], sizeof info->feature_names[i], "%s", nm);

@@ -36,7 +36,9 @@ static double rmspe_scale(const float *y, const float *x, const uint32_t *idx, s
 
 static double lg(double v) { return log(v > LOG_FLOOR ? v : LOG_FLOOR); }
 
-static void har_row(double *x, const ti_shard_bucket *r, double stock_mean)
+/* Regressors of one bucket; with market context (mk = the time window's market rows)
+ * two more: the market's mean log RV over the last 300 s and 30 s at second 299. */
+static int har_row(double *x, const ti_shard_bucket *r, double stock_mean, const float *mk)
 {
     x[0] = 1.0;
     x[1] = lg(r->rv_hist[0]);
@@ -45,6 +47,37 @@ static void har_row(double *x, const ti_shard_bucket *r, double stock_mean)
     x[4] = log1p(r->n_trades_hist);
     x[5] = log1p(r->volume_hist);
     x[6] = lg(stock_mean);
+    if (!mk) return TI_HAR_NCOEF;
+    x[7] = mk[(TI_HISTORY_LEN - 1) * TI_MKT_FEATURES + 2];
+    x[8] = mk[(TI_HISTORY_LEN - 1) * TI_MKT_FEATURES + 0];
+    return TI_HAR_NCOEF + 2;
+}
+
+/* Fit log y = b . x on train, predict every bucket, apply the RMSPE-optimal scale. */
+static ti_err har_fit(float *pred, double *coef, double *scale, const ti_dataset *ds, const float *y, const double *stock_mean,
+                      const uint32_t *train, size_t n_train, double *X, double *ly, int market)
+{
+    const size_t n = ti_dataset_num_buckets(ds);
+    int k = 0;
+    for (size_t i = 0; i < n_train; i++) {
+        const ti_shard_bucket *r = ti_dataset_record(ds, train[i]);
+        k = har_row(X + i * (TI_HAR_NCOEF + 2), r, stock_mean[train[i]], market ? ti_dataset_market(ds, r->time_id) : NULL);
+        ly[i] = log(r->target_rv);
+    }
+    /* Rows were written with stride NCOEF+2; compact to stride k for ti_ols. */
+    for (size_t i = 0; i < n_train; i++) memmove(X + i * (size_t)k, X + i * (TI_HAR_NCOEF + 2), sizeof(double) * (size_t)k);
+    ti_err e = ti_ols(coef, X, ly, n_train, k);
+    if (e) return e;
+    for (size_t i = 0; i < n; i++) {
+        const ti_shard_bucket *r = ti_dataset_record(ds, i);
+        double x[TI_HAR_NCOEF + 2], z = 0;
+        har_row(x, r, stock_mean[i], market ? ti_dataset_market(ds, r->time_id) : NULL);
+        for (int j = 0; j < k; j++) z += coef[j] * x[j];
+        pred[i] = (float)exp(z);
+    }
+    *scale = rmspe_scale(y, pred, train, n_train);
+    for (size_t i = 0; i < n; i++) pred[i] = (float)(*scale * pred[i]);
+    return TI_OK;
 }
 
 /* RMSPE of pred against y on each split. */
@@ -89,9 +122,10 @@ ti_err ti_baselines_run(ti_baseline_report *out, const ti_dataset *ds)
     }
     stock_stat *st = calloc((size_t)max_stock + 1, sizeof *st);
     float *y = malloc(n * sizeof *y), *pred = malloc(n * sizeof *pred);
-    double *X = malloc(ns[TI_SPLIT_TRAIN] * TI_HAR_NCOEF * sizeof *X), *ly = malloc(ns[TI_SPLIT_TRAIN] * sizeof *ly);
+    double *X = malloc(ns[TI_SPLIT_TRAIN] * (TI_HAR_NCOEF + 2) * sizeof *X), *ly = malloc(ns[TI_SPLIT_TRAIN] * sizeof *ly);
+    double *smean = malloc((n + 1) * sizeof *smean);
     ti_err e = TI_OK;
-    if (!st || !y || !pred || !X || !ly) {
+    if (!st || !y || !pred || !X || !ly || !smean) {
         e = ti_errorf(TI_ERR_NOMEM, "baseline: out of memory");
         goto done;
     }
@@ -105,9 +139,11 @@ ti_err ti_baselines_run(ti_baseline_report *out, const ti_dataset *ds)
     const double global_mean = all_sum / (double)ns[TI_SPLIT_TRAIN];
     for (size_t i = 0; i < n; i++) y[i] = ti_dataset_record(ds, i)->target_rv;
 #define STOCK_MEAN(r) (st[(r)->stock_id].n ? st[(r)->stock_id].sum / (double)st[(r)->stock_id].n : global_mean)
+    for (size_t i = 0; i < n; i++) smean[i] = STOCK_MEAN(ti_dataset_record(ds, i));
 
     /* Each baseline fills pred[] for all buckets, then is scored per split. */
-    for (int b = 0; b < 4; b++) {
+    const int n_models = ti_dataset_get_info(ds)->has_market ? 5 : 4;
+    for (int b = 0; b < n_models; b++) {
         ti_baseline_result *res = &out->r[out->n++];
         switch (b) {
         case 0:
@@ -129,29 +165,24 @@ ti_err ti_baselines_run(ti_baseline_report *out, const ti_dataset *ds)
             snprintf(res->desc, sizeof res->desc, "mean train target of the stock");
             for (size_t i = 0; i < n; i++) pred[i] = (float)STOCK_MEAN(ti_dataset_record(ds, i));
             break;
-        case 3: {
-            for (size_t i = 0; i < ns[TI_SPLIT_TRAIN]; i++) {
-                const ti_shard_bucket *r = ti_dataset_record(ds, idx[TI_SPLIT_TRAIN][i]);
-                har_row(X + i * TI_HAR_NCOEF, r, STOCK_MEAN(r));
-                ly[i] = log(r->target_rv);
-            }
-            e = ti_ols(out->har_coef, X, ly, ns[TI_SPLIT_TRAIN], TI_HAR_NCOEF);
+        case 3:
+        case 4: {
+            const int market = b == 4;
+            double coef[TI_HAR_NCOEF + 2], k = 1;
+            e = har_fit(pred, coef, &k, ds, y, smean, idx[TI_SPLIT_TRAIN], ns[TI_SPLIT_TRAIN], X, ly, market);
             if (e) {
-                ti_error_wrap(e, "baseline har_rv: ");
+                ti_error_wrap(e, "baseline %s: ", market ? "har_rv_market" : "har_rv");
                 goto done;
             }
-            for (size_t i = 0; i < n; i++) {
-                const ti_shard_bucket *r = ti_dataset_record(ds, i);
-                double x[TI_HAR_NCOEF], z = 0;
-                har_row(x, r, STOCK_MEAN(r));
-                for (int j = 0; j < TI_HAR_NCOEF; j++) z += out->har_coef[j] * x[j];
-                pred[i] = (float)exp(z);
+            if (!market) {
+                memcpy(out->har_coef, coef, sizeof out->har_coef);
+                out->har_scale = k;
+                snprintf(res->name, sizeof res->name, "har_rv");
+                snprintf(res->desc, sizeof res->desc, "OLS on log RV 300/120/30 s, log1p trades/volume, log stock mean; scale %.4f", k);
+            } else {
+                snprintf(res->name, sizeof res->name, "har_rv_market");
+                snprintf(res->desc, sizeof res->desc, "har_rv + the market's mean log RV over 300 s and 30 s at second 299; scale %.4f", k);
             }
-            double k = rmspe_scale(y, pred, idx[TI_SPLIT_TRAIN], ns[TI_SPLIT_TRAIN]);
-            out->har_scale = k;
-            for (size_t i = 0; i < n; i++) pred[i] = (float)(k * pred[i]);
-            snprintf(res->name, sizeof res->name, "har_rv");
-            snprintf(res->desc, sizeof res->desc, "OLS on log RV 300/120/30 s, log1p trades/volume, log stock mean; scale %.4f", k);
             break;
         }
         }
@@ -175,6 +206,7 @@ done:
     free(pred);
     free(X);
     free(ly);
+    free(smean);
     return e;
 }
 

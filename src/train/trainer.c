@@ -162,7 +162,7 @@ static double val_rmspe(const ti_model *m, const ti_dataset *ds, const ti_train_
 
 static ti_err save_model(const ti_model *m, const char *path, const ti_dataset_info *in, int64_t step, double val, double scale)
 {
-    const char *names[TI_FEAT_MAX];
+    const char *names[TI_FEAT_DATASET_MAX];
     for (int f = 0; f < in->n_features; f++) names[f] = in->feature_names[f];
     char s_step[32], s_val[32], s_scale[32];
     snprintf(s_step, sizeof s_step, "%lld", (long long)step);

@@ -145,7 +145,7 @@ TI_TEST(repairs_and_bad_rows)
 TI_TEST(failed_ingest_keeps_previous_dataset)
 {
     if (!exists(OPTIVER)) TI_SKIP("bundled data %s missing", OPTIVER);
-    char out[512], bad[512], cmd[2048];
+    char out[512], bad[512], cmd[4096];
     snprintf(out, sizeof out, "%s/keep", g_tmp);
     TI_CHECK_OK(ingest(OPTIVER, out, 0));
     /* A source with one good stock and one garbage "parquet" file. */
