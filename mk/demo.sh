@@ -7,7 +7,7 @@ OUT=${DEMO_OUT:-out/demo}
 mkdir -p "$OUT"
 echo
 echo "== 1. Ingest the bundled Optiver trades (5 stocks, data/optiver) =="
-$TI ingest data/optiver/trade_train.parquet -o "$OUT/optiver"
+$TI ingest data/optiver/trade_train.parquet -o "$OUT/optiver" --market
 echo
 echo "== 2. Dataset =="
 $TI dataset verify "$OUT/optiver"
