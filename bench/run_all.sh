@@ -4,6 +4,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bash bench/ingest.sh
 bash bench/tinyrv_peers.sh
+bash bench/train_peers.sh
 for b in build/release/bench/*; do
     [[ -x "$b" ]] || continue
     echo "== $b"
