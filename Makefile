@@ -22,7 +22,7 @@ ifeq ($(origin CC),default)
 endif
 WARN := -Wall -Wextra -Wno-unused-parameter -Wshadow -Wstrict-prototypes -Wvla
 CFLAGS_BASE := -std=c11 -D_GNU_SOURCE -fPIC -pthread $(WARN) $(OPT) -Iinclude -Isrc -Itests -MMD -MP
-LDLIBS := -lzstd -lsnappy -lz -ljansson -lm -lpthread
+LDLIBS := -lmicrohttpd -lprotobuf-c -lzstd -lsnappy -lz -ljansson -lm -lpthread
 
 # Per-ISA flags by file-name suffix: one portable binary, code paths picked at run time.
 FLAGS_AVX2 := -mavx2 -mfma -mf16c
