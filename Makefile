@@ -21,7 +21,7 @@ ifeq ($(origin CC),default)
   CC := gcc
 endif
 WARN := -Wall -Wextra -Wno-unused-parameter -Wshadow -Wstrict-prototypes -Wvla
-CFLAGS_BASE := -std=c11 -D_GNU_SOURCE -fPIC -pthread $(WARN) $(OPT) -Iinclude -Isrc -Itests -MMD -MP
+CFLAGS_BASE := -std=c11 -D_GNU_SOURCE -fPIC -pthread $(WARN) $(OPT) -Iinclude -Isrc -Itests -MMD -MP -I$(BUILD)/gen
 LDLIBS := -lmicrohttpd -lprotobuf-c -lzstd -lsnappy -lz -ljansson -lm -lpthread
 
 # Per-ISA flags by file-name suffix: one portable binary, code paths picked at run time.
@@ -30,7 +30,7 @@ FLAGS_AVX512 := -mavx512f -mavx512bw -mavx512dq -mavx512vl -mfma -mf16c
 FLAGS_AVX512BF16 := $(FLAGS_AVX512) -mavx512bf16 -mavx512vnni
 
 LIB_SRCS := $(shell find src -name '*.c' -not -path 'src/kernels/cuda/*' | sort)
-LIB_OBJS := $(LIB_SRCS:%.c=$(BUILD)/obj/%.o)
+LIB_OBJS := $(LIB_SRCS:%.c=$(BUILD)/obj/%.o) $(BUILD)/obj/gen/onnx.pb-c.o
 LIB := $(BUILD)/libtickinfer.a
 
 CLI_SRCS := $(wildcard tools/*.c)
@@ -64,6 +64,17 @@ endef
 $(BUILD)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(CC) $(call flags_for,$<) -c $< -o $@
+
+# ONNX protobuf code: protoc-c generates it from Debian's libonnx-dev schema at build time
+# (package onnx -> Onnx__ModelProto ...); only src/onnx/ includes the generated header.
+ONNX_PROTO := /usr/include/onnx/onnx.proto
+$(BUILD)/gen/onnx.pb-c.c $(BUILD)/gen/onnx.pb-c.h &: $(ONNX_PROTO)
+	@mkdir -p $(BUILD)/gen
+	protoc-c --c_out=$(BUILD)/gen --proto_path=$(dir $(ONNX_PROTO)) $(ONNX_PROTO)
+$(BUILD)/obj/gen/onnx.pb-c.o: $(BUILD)/gen/onnx.pb-c.c $(BUILD)/gen/onnx.pb-c.h
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_BASE) -c $< -o $@
+$(patsubst %.c,$(BUILD)/obj/%.o,$(wildcard src/onnx/*.c)): $(BUILD)/gen/onnx.pb-c.h
 
 $(LIB): $(LIB_OBJS)
 	@mkdir -p $(dir $@)
