@@ -136,6 +136,15 @@ typedef struct ti_kernels {
     ti_err (*attention_decode)(float *out, const float *q, const float *k, const float *v,
                                int T, int H, int hd, size_t kv_stride, int q_pos,
                                const float *alibi, float scale);
+    /* Decode over a cache held in pieces (ring halves, paged blocks): accumulates keys
+     * t in [0,T), at absolute positions pos0 + t, into the running online-softmax state of
+     * each head: acc [H,hd] (un-normalised output), m [H] (running max, start -INFINITY),
+     * l [H] (running sum, start 0).  After the last piece out = acc / l per head.  ALiBi
+     * bias -slope[h] * (q_pos - pos); every key must satisfy pos <= q_pos.  T may be 0. */
+    ti_err (*attention_decode_accum)(float *acc, float *m, float *l, const float *q,
+                                     const float *k, const float *v, int T, int H, int hd,
+                                     size_t kv_stride, int64_t q_pos, int64_t pos0,
+                                     const float *alibi, float scale);
 
     /* ---- optimizer ----------------------------------------------------------------------
      * One AdamW step t (1-based) over n params, in place on param, m, v [n]; grad [n]. */

@@ -214,9 +214,60 @@ static ti_err attention_decode_ref(float *out, const float *q, const float *k, c
     return TI_OK;
 }
 
+ti_err ti_attn_accum_check(int T, int H, int hd, size_t kv_stride, int64_t q_pos, int64_t pos0,
+                           float *scale)
+{
+    if (T < 0 || H <= 0 || hd <= 0 || pos0 < 0 || (T > 0 && pos0 + T - 1 > q_pos))
+        return ti_errorf(TI_ERR_INVALID_ARG,
+                         "attention decode: T=%d H=%d hd=%d keys at %lld.. after the query at %lld",
+                         T, H, hd, (long long)pos0, (long long)q_pos);
+    if (hd > TI_ATTN_MAX_HD || H > TI_ATTN_MAX_HEADS_DECODE)
+        return ti_errorf(TI_ERR_LIMIT, "attention decode: hd=%d or H=%d above the limits %d, %d", hd, H,
+                         TI_ATTN_MAX_HD, TI_ATTN_MAX_HEADS_DECODE);
+    if (kv_stride < (size_t)H * hd)
+        return ti_errorf(TI_ERR_INVALID_ARG, "attention decode: kv_stride %zu < H*hd = %d", kv_stride, H * hd);
+    if (!(*scale >= 0.0f) || !isfinite(*scale))
+        return ti_errorf(TI_ERR_INVALID_ARG, "attention decode: scale %g must be finite and >= 0", *scale);
+    if (*scale == 0.0f) *scale = 1.0f / sqrtf((float)hd);
+    return TI_OK;
+}
+
+static ti_err attention_decode_accum_ref(float *acc, float *mrun, float *lrun, const float *q,
+                                         const float *k, const float *v, int T, int H, int hd,
+                                         size_t kv_stride, int64_t q_pos, int64_t pos0,
+                                         const float *alibi, float scale)
+{
+    ti_err e = ti_attn_accum_check(T, H, hd, kv_stride, q_pos, pos0, &scale);
+    if (e) return e;
+    for (int h = 0; h < H; h++) {
+        const float *qh = q + (size_t)h * hd;
+        float *o = acc + (size_t)h * hd;
+        const float slope = alibi ? alibi[h] : 0.0f;
+        float m = mrun[h], l = lrun[h];
+        for (int t = 0; t < T; t++) {
+            const float *kt = k + (size_t)t * kv_stride + (size_t)h * hd;
+            const float *vt = v + (size_t)t * kv_stride + (size_t)h * hd;
+            float s = dot(qh, kt, hd) * scale - slope * (float)(q_pos - (pos0 + t));
+            if (s > m) {
+                float corr = m == -INFINITY ? 0.0f : expf(m - s);
+                l *= corr;
+                for (int d = 0; d < hd; d++) o[d] *= corr;
+                m = s;
+            }
+            float p = expf(s - m);
+            l += p;
+            for (int d = 0; d < hd; d++) o[d] += p * vt[d];
+        }
+        mrun[h] = m;
+        lrun[h] = l;
+    }
+    return TI_OK;
+}
+
 void ti_kern_fill_attention_ref(ti_kernels *k)
 {
     k->attention_forward = attention_forward_ref;
     k->attention_backward = attention_backward_ref;
     k->attention_decode = attention_decode_ref;
+    k->attention_decode_accum = attention_decode_accum_ref;
 }

@@ -469,34 +469,61 @@ static ti_err at_backward(float *dqkv, const float *dout, const float *qkv, cons
     return TI_OK;
 }
 
-/* Decode: scores by dot products (one query, so nothing to share a transpose with). */
+/* Decode: scores by dot products (one query, so nothing to share a transpose with).
+ * Accumulates keys t in [0,T) (position pos0 + t) into the running (acc, m, l) of each head. */
+static void at_decode_heads(float *acc, float *mrun, float *lrun, const float *q, const float *k,
+                            const float *v, int T, int H, int hd, size_t kv_stride, int64_t q_pos,
+                            int64_t pos0, const float *alibi, float scale)
+{
+    float s[AT_KB] __attribute__((aligned(64)));
+    for (int h = 0; h < H; h++) {
+        const float *qh = q + (size_t)h * hd;
+        float *o = acc + (size_t)h * hd;
+        const float slope = alibi ? alibi[h] : 0.0f;
+        float m = mrun[h], l = lrun[h];
+        for (int k0 = 0; k0 < T; k0 += AT_KB) {
+            const int kn = at_min(AT_KB, T - k0);
+            const float *kb = k + (size_t)k0 * kv_stride + (size_t)h * hd;
+            const int64_t d0 = q_pos - (pos0 + k0);
+            for (int t = 0; t < kn; t++)
+                s[t] = at_dot(qh, kb + (size_t)t * kv_stride, hd) * scale - slope * fabsf((float)(d0 - t));
+            for (int t = kn; t < AT_KB; t++) s[t] = -INFINITY;
+            const float bm = at_max(s);
+            const float mn = bm > m ? bm : m;
+            const float corr = m == -INFINITY ? 0.0f : expf(m - mn);
+            l = l * corr + at_exp_sum(s, mn);
+            at_pv_1(o, 0, &corr, s, v + (size_t)k0 * kv_stride + (size_t)h * hd, kv_stride, kn, hd);
+            m = mn;
+        }
+        mrun[h] = m;
+        lrun[h] = l;
+    }
+}
+
+static ti_err at_decode_accum(float *acc, float *m, float *l, const float *q, const float *k,
+                              const float *v, int T, int H, int hd, size_t kv_stride, int64_t q_pos,
+                              int64_t pos0, const float *alibi, float scale)
+{
+    ti_err e = ti_attn_accum_check(T, H, hd, kv_stride, q_pos, pos0, &scale);
+    if (e) return e;
+    at_decode_heads(acc, m, l, q, k, v, T, H, hd, kv_stride, q_pos, pos0, alibi, scale);
+    return TI_OK;
+}
+
 static ti_err at_decode(float *out, const float *q, const float *k, const float *v, int T, int H,
                         int hd, size_t kv_stride, int q_pos, const float *alibi, float scale)
 {
     ti_err e = ti_attn_decode_check(T, H, hd, kv_stride, q_pos, &scale);
     if (e) return e;
-    float s[AT_KB] __attribute__((aligned(64)));
+    float m[TI_ATTN_MAX_HEADS_DECODE], l[TI_ATTN_MAX_HEADS_DECODE];
+    if (H > TI_ATTN_MAX_HEADS_DECODE)
+        return ti_errorf(TI_ERR_LIMIT, "attention decode: H=%d above %d", H, TI_ATTN_MAX_HEADS_DECODE);
+    for (int h = 0; h < H; h++) m[h] = -INFINITY, l[h] = 0.0f;
+    memset(out, 0, (size_t)H * hd * sizeof(float));
+    at_decode_heads(out, m, l, q, k, v, T, H, hd, kv_stride, q_pos, 0, alibi, scale);
     for (int h = 0; h < H; h++) {
-        const float *qh = q + (size_t)h * hd;
         float *o = out + (size_t)h * hd;
-        const float slope = alibi ? alibi[h] : 0.0f;
-        float m = -INFINITY, l = 0.0f;
-        memset(o, 0, (size_t)hd * sizeof(float));
-        for (int k0 = 0; k0 < T; k0 += AT_KB) {
-            const int kn = at_min(AT_KB, T - k0);
-            const float *kb = k + (size_t)k0 * kv_stride + (size_t)h * hd;
-            for (int t = 0; t < kn; t++)
-                s[t] = at_dot(qh, kb + (size_t)t * kv_stride, hd) * scale -
-                       slope * fabsf((float)(q_pos - (k0 + t)));
-            for (int t = kn; t < AT_KB; t++) s[t] = -INFINITY;
-            const float bm = at_max(s);
-            const float mn = bm > m ? bm : m;
-            const float corr = expf(m - mn);
-            l = l * corr + at_exp_sum(s, mn);
-            at_pv_1(o, 0, &corr, s, v + (size_t)k0 * kv_stride + (size_t)h * hd, kv_stride, kn, hd);
-            m = mn;
-        }
-        const vf inv = vf_set1(1.0f / l);
+        const vf inv = vf_set1(1.0f / l[h]);
         for (int d = 0; d < hd; d += VW) {
             const int w = at_min(VW, hd - d);
             vf_store_w(o + d, vf_mul(vf_load_w(o + d, w), inv), w);
@@ -510,4 +537,5 @@ void TI_SFX(ti_kern_fill_attention)(ti_kernels *k)
     k->attention_forward = at_forward;
     k->attention_backward = at_backward;
     k->attention_decode = at_decode;
+    k->attention_decode_accum = at_decode_accum;
 }

@@ -27,6 +27,10 @@ void ti_kern_fill_rope_ref(ti_kernels *k);
 /* Attention shape checks shared by all levels; fills *scale with the effective scale. */
 ti_err ti_attn_check(const ti_attn_cfg *cfg, float *scale);
 ti_err ti_attn_decode_check(int T, int H, int hd, size_t kv_stride, int q_pos, float *scale);
+/* Checks of attention_decode_accum (T may be 0; keys must not lie after the query). */
+ti_err ti_attn_accum_check(int T, int H, int hd, size_t kv_stride, int64_t q_pos, int64_t pos0,
+                           float *scale);
+#define TI_ATTN_MAX_HEADS_DECODE 256
 
 /* Scalar activations (also used by SIMD tails and the tests). */
 static inline float ti_act_scalar(float x, ti_act act)

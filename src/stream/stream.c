@@ -1,0 +1,361 @@
+/* Stream engine: streams per symbol, raw trades -> 1-second bars -> features -> decode. */
+#include <math.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "model/model_internal.h"
+#include "stream/stream_internal.h"
+#include "tickinfer/alloc.h"
+#include "tickinfer/features.h"
+#include "tickinfer/stream.h"
+
+#define STREAM_MAX_DEFAULT 65536
+#define STREAM_SYMBOL_MAX 64
+#define STREAM_MAX_GAP 86400 /* seconds closed by one call: a day */
+
+struct ti_stream {
+    ti_stream_engine *e;
+    int slot;
+    char symbol[STREAM_SYMBOL_MAX];
+    pthread_mutex_t mu;
+    ti_kv_cache kv;
+    ti_kv_seg *segs;
+    float *scratch_base;
+    stream_scratch sc;
+    ti_feat_state fs;
+    int64_t t_next;       /* next second to close */
+    int pending;          /* a bar is being aggregated for second t_next */
+    double pv, v;
+    uint32_t n_trades, orders;
+    ti_forecast last;
+};
+
+struct ti_stream_engine {
+    const ti_model *m;
+    ti_stream_opts o;
+    ti_feat_norm norm;
+    int have_norm;
+    float rv_scale;
+    ti_kv_pool *pool;
+    pthread_mutex_t mu;
+    ti_stream **streams; /* [max_streams], NULL = free slot */
+    int n_open;
+};
+
+ti_err ti_stream_engine_create(ti_stream_engine **out, const ti_model *model, const ti_ckpt_meta *meta,
+                               float rv_scale, const ti_stream_opts *opts)
+{
+    *out = NULL;
+    const ti_model_config *c = ti_model_get_config(model);
+    if (c->kind != TI_MODEL_RV_CAUSAL)
+        return ti_errorf(TI_ERR_INVALID_ARG, "stream: the model is %s; streaming needs an rv_causal model",
+                         ti_model_kind_name(c->kind));
+    ti_stream_opts o = opts ? *opts : (ti_stream_opts){0};
+    if (o.window == 0) o.window = c->context;
+    if (o.block_size == 0) o.block_size = 16;
+    if (o.max_streams == 0) o.max_streams = STREAM_MAX_DEFAULT;
+    if (o.window < 1 || o.window > c->context)
+        return ti_errorf(TI_ERR_INVALID_ARG, "stream: window %d must be in [1, %d] (the model's context)", o.window,
+                         c->context);
+    if (o.max_streams < 1 || o.max_streams > (1 << 24))
+        return ti_errorf(TI_ERR_INVALID_ARG, "stream: max_streams %d invalid", o.max_streams);
+    const int F = c->n_features, Ff = ti_features_count(o.has_book);
+    if (meta && meta->n_features > 0 && meta->n_features != F)
+        return ti_errorf(TI_ERR_INVALID_ARG, "stream: checkpoint metadata has %d features, the model %d",
+                         meta->n_features, F);
+    ti_stream_engine *e = calloc(1, sizeof *e);
+    if (!e) return ti_errorf(TI_ERR_NOMEM, "stream: out of memory");
+    e->m = model, e->o = o;
+    e->rv_scale = rv_scale > 0 ? rv_scale : 1.0f;
+    e->norm.n = F;
+    if (meta && meta->mean && meta->std && F <= TI_FEAT_DATASET_MAX) {
+        memcpy(e->norm.mean, meta->mean, (size_t)F * sizeof(float));
+        memcpy(e->norm.std, meta->std, (size_t)F * sizeof(float));
+        e->have_norm = 1;
+    }
+    (void)Ff;
+    pthread_mutex_init(&e->mu, NULL);
+    e->streams = calloc((size_t)o.max_streams, sizeof *e->streams);
+    ti_err err = e->streams ? TI_OK : ti_errorf(TI_ERR_NOMEM, "stream: out of memory");
+    if (!err && o.layout == TI_KV_PAGED)
+        err = ti_kv_pool_create(&e->pool, c->n_layers, c->d_model, o.block_size, o.max_blocks, 0);
+    else if (!err && o.layout != TI_KV_RING)
+        err = ti_errorf(TI_ERR_INVALID_ARG, "stream: kv layout %d unknown", (int)o.layout);
+    if (err) {
+        ti_stream_engine_destroy(e);
+        return err;
+    }
+    *out = e;
+    return TI_OK;
+}
+
+void ti_stream_engine_destroy(ti_stream_engine *e)
+{
+    if (!e) return;
+    if (e->streams)
+        for (int i = 0; i < e->o.max_streams; i++)
+            if (e->streams[i]) ti_stream_close(e->streams[i]);
+    free(e->streams);
+    ti_kv_pool_destroy(e->pool);
+    pthread_mutex_destroy(&e->mu);
+    free(e);
+}
+
+const ti_stream_opts *ti_stream_engine_opts(const ti_stream_engine *e) { return &e->o; }
+const ti_model *ti_stream_engine_model(const ti_stream_engine *e) { return e->m; }
+
+static void stream_clear(ti_stream *s)
+{
+    ti_kv_cache_reset(&s->kv);
+    ti_feat_reset(&s->fs, s->e->o.has_book);
+    s->t_next = 0;
+    s->pending = 0;
+    s->pv = s->v = 0;
+    s->n_trades = s->orders = 0;
+    s->last = (ti_forecast){.t = -1, .y_log = NAN, .rv = NAN};
+}
+
+ti_err ti_stream_open(ti_stream_engine *e, ti_stream **out, const char *symbol)
+{
+    *out = NULL;
+    if (!symbol || !*symbol || strlen(symbol) >= STREAM_SYMBOL_MAX)
+        return ti_errorf(TI_ERR_INVALID_ARG, "stream: symbol must be 1..%d bytes", STREAM_SYMBOL_MAX - 1);
+    const ti_model_config *c = ti_model_get_config(e->m);
+    ti_stream *s = calloc(1, sizeof *s);
+    if (!s) return ti_errorf(TI_ERR_NOMEM, "stream %s: out of memory", symbol);
+    s->e = e;
+    snprintf(s->symbol, sizeof s->symbol, "%s", symbol);
+    pthread_mutex_init(&s->mu, NULL);
+    ti_err err = ti_kv_cache_init(&s->kv, e->o.layout, c->n_layers, c->d_model, e->o.window, e->pool);
+    if (!err) {
+        s->segs = malloc((size_t)ti_kv_max_segments(&s->kv) * sizeof *s->segs);
+        s->scratch_base = ti_calloc_aligned(stream_scratch_floats(e->m), sizeof(float), TI_CACHELINE);
+        if (!s->segs || !s->scratch_base) err = ti_errorf(TI_ERR_NOMEM, "stream %s: out of memory", symbol);
+    }
+    if (!err) {
+        stream_scratch_bind(&s->sc, e->m, s->scratch_base);
+        stream_clear(s);
+        pthread_mutex_lock(&e->mu);
+        s->slot = -1;
+        if (e->n_open < e->o.max_streams)
+            for (int i = 0; i < e->o.max_streams; i++)
+                if (!e->streams[i]) {
+                    e->streams[i] = s, s->slot = i, e->n_open++;
+                    break;
+                }
+        pthread_mutex_unlock(&e->mu);
+        if (s->slot < 0)
+            err = ti_errorf(TI_ERR_LIMIT, "stream %s: %d streams already open (max_streams)", symbol, e->o.max_streams);
+    }
+    if (err) {
+        ti_kv_cache_free(&s->kv);
+        free(s->segs);
+        ti_free_aligned(s->scratch_base);
+        pthread_mutex_destroy(&s->mu);
+        free(s);
+        return err;
+    }
+    *out = s;
+    return TI_OK;
+}
+
+ti_err ti_stream_fork(ti_stream_engine *e, ti_stream **out, const char *symbol, const ti_stream *parent)
+{
+    ti_err err = ti_stream_open(e, out, symbol);
+    if (err) return err;
+    ti_stream *s = *out;
+    ti_stream *p = (ti_stream *)parent;
+    pthread_mutex_lock(&p->mu);
+    err = ti_kv_cache_fork(&s->kv, &p->kv);
+    s->fs = p->fs;
+    s->t_next = p->t_next, s->pending = p->pending, s->pv = p->pv, s->v = p->v;
+    s->n_trades = p->n_trades, s->orders = p->orders, s->last = p->last;
+    pthread_mutex_unlock(&p->mu);
+    if (err) {
+        ti_stream_close(s);
+        *out = NULL;
+    }
+    return err;
+}
+
+void ti_stream_close(ti_stream *s)
+{
+    if (!s) return;
+    ti_stream_engine *e = s->e;
+    pthread_mutex_lock(&e->mu);
+    if (s->slot >= 0 && e->streams[s->slot] == s) {
+        e->streams[s->slot] = NULL;
+        e->n_open--;
+    }
+    pthread_mutex_unlock(&e->mu);
+    ti_kv_cache_free(&s->kv);
+    free(s->segs);
+    ti_free_aligned(s->scratch_base);
+    pthread_mutex_destroy(&s->mu);
+    free(s);
+}
+
+const char *ti_stream_symbol(const ti_stream *s) { return s->symbol; }
+int64_t ti_stream_len(const ti_stream *s) { return s->kv.n; }
+size_t ti_stream_kv_bytes(const ti_stream *s) { return ti_kv_cache_bytes(&s->kv); }
+const float *ti_stream_last_features(const ti_stream *s) { return s->sc.feat; }
+
+void ti_stream_reset(ti_stream *s)
+{
+    pthread_mutex_lock(&s->mu);
+    stream_clear(s);
+    pthread_mutex_unlock(&s->mu);
+}
+
+/* Caller holds s->mu. */
+static ti_err decode_locked(ti_stream *s, const float *xn, int64_t t, ti_forecast *y)
+{
+    float out;
+    ti_err e = stream_decode(s->e->m, &s->kv, &s->sc, s->segs, xn, &out);
+    if (e) return ti_error_wrap(e, "stream %s", s->symbol);
+    s->last = (ti_forecast){.t = t, .y_log = out, .rv = expf(out) * s->e->rv_scale};
+    if (y) *y = s->last;
+    return TI_OK;
+}
+
+static ti_err check_row(const ti_stream *s, const float *x, int F)
+{
+    for (int i = 0; i < F; i++)
+        if (!isfinite(x[i]))
+            return ti_errorf(TI_ERR_INVALID_ARG, "stream %s: feature %d (%s) is %g; inputs must be finite", s->symbol,
+                             i, ti_feature_name(i), x[i]);
+    return TI_OK;
+}
+
+ti_err ti_stream_push_normalized(ti_stream *s, const float *xn, ti_forecast *y)
+{
+    const int F = ti_model_get_config(s->e->m)->n_features;
+    ti_err e = check_row(s, xn, F);
+    if (e) return e;
+    pthread_mutex_lock(&s->mu);
+    e = decode_locked(s, xn, s->kv.n, y);
+    pthread_mutex_unlock(&s->mu);
+    return e;
+}
+
+static void normalize(const ti_stream_engine *e, float *xn, const float *x, int F)
+{
+    memcpy(xn, x, (size_t)F * sizeof(float));
+    if (e->have_norm) ti_feat_normalize(xn, 1, &e->norm);
+}
+
+ti_err ti_stream_push_features(ti_stream *s, const float *x, ti_forecast *y)
+{
+    const int F = ti_model_get_config(s->e->m)->n_features;
+    ti_err e = check_row(s, x, F);
+    if (e) return e;
+    pthread_mutex_lock(&s->mu);
+    normalize(s->e, s->sc.xn, x, F);
+    e = decode_locked(s, s->sc.xn, s->kv.n, y);
+    pthread_mutex_unlock(&s->mu);
+    return e;
+}
+
+/* Close seconds [t_next, t_end): the pending bar (if any) at t_next, empty seconds after.
+ * Caller holds s->mu. */
+static ti_err close_until(ti_stream *s, int64_t t_end, int *n_out)
+{
+    const ti_stream_engine *e = s->e;
+    const int F = ti_model_get_config(e->m)->n_features;
+    if (t_end - s->t_next > STREAM_MAX_GAP)
+        return ti_errorf(TI_ERR_INVALID_ARG, "stream %s: a gap of %lld s (max %d); reset the stream for a new session",
+                         s->symbol, (long long)(t_end - s->t_next), STREAM_MAX_GAP);
+    if (ti_features_count(e->o.has_book) != F)
+        return ti_errorf(TI_ERR_INVALID_ARG, "stream %s: the model takes %d features, trades give %d", s->symbol, F,
+                         ti_features_count(e->o.has_book));
+    while (s->t_next < t_end) {
+        ti_bar bar, *pb = NULL;
+        if (s->pending) {
+            bar = (ti_bar){.sec = (uint16_t)(s->t_next & 0xffff),
+                           .n_trades = (uint16_t)(s->n_trades > 65535 ? 65535 : s->n_trades),
+                           .order_count = s->orders,
+                           .price = (float)(s->v > 0 ? s->pv / s->v : s->pv),
+                           .size = (float)s->v};
+            pb = &bar;
+            s->pending = 0;
+        }
+        ti_feat_step(&s->fs, pb, NULL, s->sc.feat);
+        normalize(e, s->sc.xn, s->sc.feat, F);
+        ti_err err = decode_locked(s, s->sc.xn, s->t_next, NULL);
+        if (err) return err;
+        s->t_next++;
+        if (n_out) (*n_out)++;
+    }
+    return TI_OK;
+}
+
+ti_err ti_stream_push_trade(ti_stream *s, int64_t t_sec, float price, float size, uint32_t orders,
+                            ti_forecast *last, int *n_out)
+{
+    if (n_out) *n_out = 0;
+    if (!(price > 0) || !isfinite(price) || !(size >= 0) || !isfinite(size))
+        return ti_errorf(TI_ERR_INVALID_ARG, "stream %s: trade price %g size %g invalid (price > 0, size >= 0)",
+                         s->symbol, price, size);
+    pthread_mutex_lock(&s->mu);
+    ti_err e = TI_OK;
+    if (t_sec < s->t_next)
+        e = ti_errorf(TI_ERR_INVALID_ARG, "stream %s: trade at second %lld is before second %lld already closed",
+                      s->symbol, (long long)t_sec, (long long)s->t_next);
+    if (!e) e = close_until(s, t_sec, n_out);
+    if (!e) {
+        /* a zero-size print still counts as a trade but adds no weight: keep the price */
+        const double w = size > 0 ? size : 0.0;
+        if (!s->pending || s->v == 0) {
+            s->pv = w > 0 ? (double)price * w : (double)price;
+            s->v = w > 0 ? w : 0.0;
+        } else {
+            s->pv += (double)price * w;
+            s->v += w;
+        }
+        s->n_trades = s->pending ? s->n_trades + 1 : 1;
+        s->orders = s->pending ? s->orders + orders : orders;
+        s->pending = 1;
+    }
+    if (last) *last = s->last;
+    pthread_mutex_unlock(&s->mu);
+    return e;
+}
+
+ti_err ti_stream_advance(ti_stream *s, int64_t t_sec, ti_forecast *last, int *n_out)
+{
+    if (n_out) *n_out = 0;
+    pthread_mutex_lock(&s->mu);
+    ti_err e = t_sec > s->t_next ? close_until(s, t_sec, n_out) : TI_OK;
+    if (last) *last = s->last;
+    pthread_mutex_unlock(&s->mu);
+    return e;
+}
+
+void ti_stream_engine_stats(ti_stream_engine *e, ti_stream_stats *st)
+{
+    memset(st, 0, sizeof *st);
+    st->layout = e->o.layout;
+    size_t held = 0, slots = 0;
+    pthread_mutex_lock(&e->mu);
+    st->streams = e->n_open;
+    for (int i = 0; i < e->o.max_streams; i++) {
+        const ti_stream *s = e->streams[i];
+        if (!s) continue;
+        st->kv_bytes += ti_kv_cache_bytes(&s->kv);
+        st->state_bytes += sizeof *s + stream_scratch_floats(e->m) * sizeof(float) +
+                           (size_t)ti_kv_max_segments(&s->kv) * sizeof(ti_kv_seg);
+        held += (size_t)(s->kv.n < s->kv.W ? s->kv.n : s->kv.W);
+        slots += e->o.layout == TI_KV_RING ? (size_t)s->kv.W : (size_t)s->kv.n_blocks * (size_t)s->kv.bs;
+    }
+    pthread_mutex_unlock(&e->mu);
+    if (e->pool) {
+        ti_kv_pool_stats_get(e->pool, &st->pool);
+        st->kv_bytes = st->pool.blocks_used * st->pool.block_bytes;
+        st->kv_bytes_reserved = st->pool.blocks_alloc * st->pool.block_bytes;
+    } else {
+        st->kv_bytes_reserved = st->kv_bytes;
+    }
+    st->utilisation = slots ? (double)held / (double)slots : 0.0;
+}
