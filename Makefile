@@ -48,7 +48,7 @@ FUZZ_REPLAY_BINS := $(FUZZ_SRCS:fuzz/%.c=$(BUILD)/fuzz/%_replay)
 BENCH_SRCS := $(wildcard bench/*.c)
 BENCH_BINS := $(BENCH_SRCS:bench/%.c=$(BUILD)/bench/%)
 
-.PHONY: all lib cli tests fuzz-replay benches deps venv test demo bench bench-peers fuzz clean help
+.PHONY: all lib cli tests fuzz-replay benches deps venv test demo bench bench-peers bench-stream fuzz clean help
 
 all: $(LIB) $(CLI)
 lib: $(LIB)
@@ -127,6 +127,10 @@ demo: venv
 bench: venv
 	$(MAKE) -j$(NPROC) all benches
 	bash bench/run_all.sh
+
+bench-stream: all
+	$(MAKE) -j$(NPROC) build/release/bench/stream
+	build/release/bench/stream
 
 bench-peers: venv
 	$(MAKE) -j$(NPROC) all benches

@@ -219,6 +219,14 @@ static inline float at_max(const float *s)
     return vf_reduce_max(mx);
 }
 
+/* Same over the first nv vectors only (decode: short segments pay for what they hold). */
+static inline float at_max_nv(const float *s, int nv)
+{
+    vf mx = vf_load(s);
+    for (int v = 1; v < nv; v++) mx = vf_max(mx, vf_load(s + v * VW));
+    return vf_reduce_max(mx);
+}
+
 static inline float at_dot(const float *a, const float *b, int n)
 {
     vf acc = vf_zero();
@@ -487,11 +495,18 @@ static void at_decode_heads(float *acc, float *mrun, float *lrun, const float *q
             const int64_t d0 = q_pos - (pos0 + k0);
             for (int t = 0; t < kn; t++)
                 s[t] = at_dot(qh, kb + (size_t)t * kv_stride, hd) * scale - slope * fabsf((float)(d0 - t));
-            for (int t = kn; t < AT_KB; t++) s[t] = -INFINITY;
-            const float bm = at_max(s);
+            const int nv = (kn + VW - 1) / VW;
+            for (int t = kn; t < nv * VW; t++) s[t] = -INFINITY;
+            const float bm = at_max_nv(s, nv);
             const float mn = bm > m ? bm : m;
             const float corr = m == -INFINITY ? 0.0f : expf(m - mn);
-            l = l * corr + at_exp_sum(s, mn);
+            vf sum = vf_zero(), vm_ = vf_set1(mn);
+            for (int vi = 0; vi < nv; vi++) {
+                vf ev = vf_exp(vf_sub(vf_load(s + vi * VW), vm_));
+                vf_store(s + vi * VW, ev);
+                sum = vf_add(sum, ev);
+            }
+            l = l * corr + vf_reduce_add(sum);
             at_pv_1(o, 0, &corr, s, v + (size_t)k0 * kv_stride + (size_t)h * hd, kv_stride, kn, hd);
             m = mn;
         }
