@@ -11,7 +11,11 @@ Two modes, as a user of each peer would run them:
           [L,H,P,hd], outputs present_k/present_v [L,H,P+1,hd]).
 The decode graphs are checked against the full forward (last position) before timing.
 
-Usage: peers_causal.py OUT.json [--iters N] [--ctx 64,256,600,...] [--model PATH]
+With --ti-decode PATH (the graph `tickinfer export --graph decode` writes: x_t, past_key_l,
+past_value_l [B,H,P,hd] per layer) ONNX Runtime also runs tickinfer's own exported decode graph
+("onnxruntime-kv-ti"), checked against the full forward the same way.
+
+Usage: peers_causal.py OUT.json [--iters N] [--ctx 64,256,600,...] [--model PATH] [--ti-decode PATH]
 """
 import json
 import math
@@ -145,6 +149,7 @@ def main():
     opt = lambda k, d: args[args.index(k) + 1] if k in args else d  # noqa: E731
     iters = int(opt("--iters", "200"))
     ctxs = [int(c) for c in opt("--ctx", "64,256,600,1024,2048,4096").split(",")]
+    ti_dec = opt("--ti-decode", None)
     path = opt("--model", os.path.join(os.path.dirname(__file__), "..", "models", "rv_causal_optiver.safetensors"))
     import onnxruntime as ort
 
@@ -180,8 +185,18 @@ def main():
         for t in range(100):
             y, kc, vc = sess.run(None, {"x": xs[:, t:t + 1].numpy(), "past_k": kc, "past_v": vc})
             err_ort = max(err_ort, abs(float(y[0]) - float(ref[t])))
-        print(f"decode check: max |torch kv - full| {err_torch:.2e}, |ort decode - full| {err_ort:.2e}", file=sys.stderr)
-        assert err_torch < 1e-4 and err_ort < 1e-4, "decode graph disagrees with the full forward"
+        err_ti = 0.0
+        if ti_dec:
+            tsess = ort.InferenceSession(ti_dec, so, providers=["CPUExecutionProvider"])
+            past = {f"past_{kv}_{li}": np.zeros((1, H, 0, hd), np.float32) for li in range(L) for kv in ("key", "value")}
+            names = [o.name for o in tsess.get_outputs()]
+            for t in range(100):
+                outs = dict(zip(names, tsess.run(None, {"x_t": xs[:, t:t + 1].numpy(), **past})))
+                past = {f"past_{kv}_{li}": outs[f"present_{kv}_{li}"] for li in range(L) for kv in ("key", "value")}
+                err_ti = max(err_ti, abs(float(outs["y_t"].reshape(-1)[0]) - float(ref[t])))
+        print(f"decode check: max |torch kv - full| {err_torch:.2e}, |ort decode - full| {err_ort:.2e}, "
+              f"|ort tickinfer-exported decode - full| {err_ti:.2e}", file=sys.stderr)
+        assert err_torch < 1e-4 and err_ort < 1e-4 and err_ti < 1e-4, "decode graph disagrees with the full forward"
 
         for threads in (1, 2):
             torch.set_num_threads(threads)
@@ -189,6 +204,7 @@ def main():
             so.intra_op_num_threads, so.inter_op_num_threads = threads, 1
             full = ort.InferenceSession(full_path, so, providers=["CPUExecutionProvider"])
             decs = ort.InferenceSession(dec_path, so, providers=["CPUExecutionProvider"])
+            tdecs = ort.InferenceSession(ti_dec, so, providers=["CPUExecutionProvider"]) if ti_dec else None
             for ctx in ctxs:
                 n_full = max(5, min(iters, int(2e6 / (ctx * ctx + 50 * ctx))))
                 for batch in ((1, 32) if ctx == 600 else (1,)):
@@ -211,9 +227,17 @@ def main():
                 feed = {"x": xt.numpy(), "past_k": past, "past_v": past}
                 p50, p99 = timeit(lambda: decs.run(None, feed), iters)
                 rows.append(row("onnxruntime-kv", ort.__version__, "decode", 1, threads, ctx, p50, p99))
+                if tdecs:
+                    tfeed = {"x_t": xt.numpy()}
+                    for li in range(L):
+                        tfeed[f"past_key_{li}"] = past[li:li + 1]
+                        tfeed[f"past_value_{li}"] = past[li:li + 1]
+                    p50, p99 = timeit(lambda: tdecs.run(None, tfeed), iters)
+                    rows.append(row("onnxruntime-kv-ti", ort.__version__, "decode", 1, threads, ctx, p50, p99))
                 print(json.dumps(rows[-2:]), file=sys.stderr, flush=True)
     with open(out, "w") as f:
-        json.dump({"decode_check": {"torch_kv_max_abs": err_torch, "ort_decode_max_abs": err_ort}, "rows": rows},
+        json.dump({"decode_check": {"torch_kv_max_abs": err_torch, "ort_decode_max_abs": err_ort,
+                                    "ort_ti_decode_max_abs": err_ti}, "rows": rows},
                   f, indent=1)
 
 

@@ -183,7 +183,7 @@ int main(int argc, char **argv)
     printf("\n%-8s %6s %6s %10s %10s %12s %10s %14s %8s\n", "symbols", "window", "warm", "p50 us", "p99 us",
            "ticks/s", "KV MiB", "bytes/symbol", "util");
     for (int i = 0; i < nm; i++) {
-        if (bench_many(&many[i], m, syms[i], 600, 100, quick ? 20000 : 100000)) {
+        if (bench_many(&many[i], m, syms[i], 128, 128, quick ? 20000 : 100000)) {
             fprintf(stderr, "stream bench: %s\n", ti_errmsg());
             return 1;
         }
@@ -233,7 +233,7 @@ int main(int argc, char **argv)
     for (int i = 0; i < NCTX; i++)
         fprintf(f, "| ctx %d | %.2f | %.2f | %.1f | %.1fx |\n", CTXS[i], ring[i].p50_us, paged[i].p50_us, rec[i].p50_us,
                 rec[i].p50_us / ring[i].p50_us);
-    fprintf(f, "\n## Many symbols (paged pool, window 600, each symbol warmed with 100 ticks, ticks round-robin)\n\n");
+    fprintf(f, "\n## Many symbols (paged pool, window 128, each symbol warmed with a full window, then ticks round-robin)\n\n");
     fprintf(f, "| symbols | p50 us | p99 us | ticks/s | KV MiB | bytes/symbol (KV + state) | utilisation |\n|---:|---:|---:|---:|---:|---:|---:|\n");
     for (int i = 0; i < nm; i++)
         fprintf(f, "| %d | %.2f | %.2f | %.0f | %.1f | %.0f | %.2f |\n", many[i].symbols, many[i].l.p50_us,

@@ -477,6 +477,31 @@ static ti_err at_backward(float *dqkv, const float *dout, const float *qkv, cons
     return TI_OK;
 }
 
+#if VW == 16
+/* s[0..15] = q . k_t for 16 keys (hd == 16: one vector each), rows at k + t*stride, t < kn
+ * (zero past kn): 16 products, then a transpose-add tree (unpack, shuffle_ps, shuffle_f32x4)
+ * so lane t ends up holding key t's sum -- ~3 shuffles/adds per key instead of a full
+ * horizontal reduction per key. */
+static inline __m512 at_dot16x16(const float *q, const float *k, size_t stride, int kn)
+{
+    const __m512 qv = _mm512_loadu_ps(q);
+    __m512 p[16];
+    for (int t = 0; t < 16; t++)
+        p[t] = t < kn ? _mm512_mul_ps(qv, _mm512_loadu_ps(k + (size_t)t * stride)) : _mm512_setzero_ps();
+    __m512 a[8], b[4], e[2];
+    for (int i = 0; i < 8; i++)
+        a[i] = _mm512_add_ps(_mm512_unpacklo_ps(p[2 * i], p[2 * i + 1]), _mm512_unpackhi_ps(p[2 * i], p[2 * i + 1]));
+    for (int i = 0; i < 4; i++)
+        b[i] = _mm512_add_ps(_mm512_shuffle_ps(a[2 * i], a[2 * i + 1], _MM_SHUFFLE(1, 0, 1, 0)),
+                             _mm512_shuffle_ps(a[2 * i], a[2 * i + 1], _MM_SHUFFLE(3, 2, 3, 2)));
+    for (int i = 0; i < 2; i++)
+        e[i] = _mm512_add_ps(_mm512_shuffle_f32x4(b[2 * i], b[2 * i + 1], _MM_SHUFFLE(2, 0, 2, 0)),
+                             _mm512_shuffle_f32x4(b[2 * i], b[2 * i + 1], _MM_SHUFFLE(3, 1, 3, 1)));
+    return _mm512_add_ps(_mm512_shuffle_f32x4(e[0], e[1], _MM_SHUFFLE(2, 0, 2, 0)),
+                         _mm512_shuffle_f32x4(e[0], e[1], _MM_SHUFFLE(3, 1, 3, 1)));
+}
+#endif
+
 /* Decode: scores by dot products (one query, so nothing to share a transpose with).
  * Accumulates keys t in [0,T) (position pos0 + t) into the running (acc, m, l) of each head. */
 static void at_decode_heads(float *acc, float *mrun, float *lrun, const float *q, const float *k,
@@ -493,6 +518,17 @@ static void at_decode_heads(float *acc, float *mrun, float *lrun, const float *q
             const int kn = at_min(AT_KB, T - k0);
             const float *kb = k + (size_t)k0 * kv_stride + (size_t)h * hd;
             const int64_t d0 = q_pos - (pos0 + k0);
+#if VW == 16
+            if (hd == 16) {
+                const vf vs = vf_set1(scale), vsl = vf_set1(slope), io = vf_iota();
+                for (int t0 = 0; t0 < kn; t0 += 16) {
+                    const vf dist = vf_sub(vf_set1((float)(d0 - t0)), io); /* >= 0 for real keys */
+                    const vf sc = vf_fnma(vsl, dist, vf_mul(at_dot16x16(qh, kb + (size_t)t0 * kv_stride, kv_stride,
+                                                                        kn - t0), vs));
+                    vf_store(s + t0, sc);
+                }
+            } else
+#endif
             for (int t = 0; t < kn; t++)
                 s[t] = at_dot(qh, kb + (size_t)t * kv_stride, hd) * scale - slope * fabsf((float)(d0 - t));
             const int nv = (kn + VW - 1) / VW;
