@@ -1,0 +1,124 @@
+/* The tick endpoint: POST /v1/streams/{symbol}/ticks feeds one or many ticks to the
+ * symbol's stream (opened on first use) and answers the newest forecast; DELETE
+ * /v1/streams/{symbol} closes it.  Body (one of):
+ *   {"features": [[F raw features], ...]}          one row per second, as the offline
+ *                                                  pipeline builds them ("normalized": true
+ *                                                  if already standardised)
+ *   {"trades": [{"t": 12, "price": 101.5, "size": 300, "orders": 2}, ...]}
+ *                                                  raw trades, t = seconds since the
+ *                                                  stream's start, in time order
+ * Answer: {"symbol", "model", "t", "y_log", "rv", "decoded", "positions"}. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "serve/json_read.h"
+#include "serve/serve_internal.h"
+
+static ti_err parse_trade(ti_jr *jr, ti_trade_tick *t)
+{
+    char key[16];
+    int more, have = 0;
+    double v;
+    ti_err e = ti_jr_obj_begin(jr);
+    memset(t, 0, sizeof *t);
+    while (!e && !(e = ti_jr_obj_next(jr, key, sizeof key, &more)) && more) {
+        if ((e = ti_jr_number(jr, &v))) break;
+        if (strcmp(key, "t") == 0 && v >= 0 && v < 9e15 && v == (double)(int64_t)v) t->t = (int64_t)v, have |= 1;
+        else if (strcmp(key, "price") == 0 && v > 0 && v < 3e38) t->price = (float)v, have |= 2;
+        else if (strcmp(key, "size") == 0 && v >= 0 && v < 3e38) t->size = (float)v, have |= 4;
+        else if (strcmp(key, "orders") == 0 && v >= 0 && v <= 4e9 && v == (double)(uint32_t)v) t->orders = (uint32_t)v;
+        else return ti_errorf(TI_ERR_FORMAT, "stream: trade key '%s' unknown or value %g out of range", key, v);
+    }
+    if (!e && (have & 7) != 7) e = ti_errorf(TI_ERR_FORMAT, "stream: a trade needs \"t\", \"price\" and \"size\"");
+    return e;
+}
+
+static ti_err parse_ticks(ti_request *r, int F, ti_tick_kind *kind, int *n)
+{
+    ti_jr jr;
+    ti_jr_init(&jr, r->body.data, r->body.len);
+    char key[32];
+    int more, normalised = 0, have_f = 0, have_t = 0;
+    size_t cap = (size_t)TI_SS_MAX_TICKS * (size_t)F;
+    ti_err e = ti_request_reserve(r, cap, 0);
+    if (!e && !r->trades) {
+        r->trades = calloc(TI_SS_MAX_TICKS, sizeof *r->trades);
+        r->trades_cap = r->trades ? TI_SS_MAX_TICKS : 0;
+        if (!r->trades) e = ti_errorf(TI_ERR_NOMEM, "stream: out of memory");
+    }
+    if (!e) e = ti_jr_obj_begin(&jr);
+    while (!e && !(e = ti_jr_obj_next(&jr, key, sizeof key, &more)) && more) {
+        if (strcmp(key, "features") == 0) {
+            int64_t shape[2];
+            int nd;
+            size_t cnt;
+            if ((e = ti_jr_tensor(&jr, r->x, cap, 2, shape, &nd, &cnt))) break;
+            if (nd < 1 || shape[nd - 1] != F)
+                return ti_errorf(TI_ERR_FORMAT, "stream: feature rows must have %d values, got %lld", F,
+                                 (long long)(nd >= 1 ? shape[nd - 1] : 0));
+            *n = (int)(cnt / (size_t)F);
+            have_f = 1;
+        } else if (strcmp(key, "trades") == 0) {
+            int m;
+            if ((e = ti_jr_arr_begin(&jr))) break;
+            *n = 0;
+            while (!(e = ti_jr_arr_next(&jr, &m)) && m) {
+                if (*n >= TI_SS_MAX_TICKS) return ti_errorf(TI_ERR_LIMIT, "stream: more than %d trades", TI_SS_MAX_TICKS);
+                if ((e = parse_trade(&jr, &r->trades[*n]))) break;
+                (*n)++;
+            }
+            have_t = 1;
+        } else if (strcmp(key, "normalized") == 0) {
+            e = ti_jr_bool(&jr, &normalised);
+        } else {
+            return ti_errorf(TI_ERR_FORMAT, "stream: unknown key '%s' (features, trades, normalized)", key);
+        }
+    }
+    if (!e) e = ti_jr_finish(&jr);
+    if (e) return ti_error_wrap(e, "stream: ");
+    if (have_f == have_t) return ti_errorf(TI_ERR_FORMAT, "stream: body needs exactly one of \"features\" or \"trades\"");
+    if (*n < 1) return ti_errorf(TI_ERR_FORMAT, "stream: no ticks in the body");
+    *kind = have_t ? TI_TICK_TRADES : normalised ? TI_TICK_NORMALIZED : TI_TICK_FEATURES;
+    return TI_OK;
+}
+
+enum MHD_Result ti_handle_stream(ti_request *r, ti_model_entry *m)
+{
+    if (!m->streams)
+        return ti_respond_error(r, 400, "model '%s' is not a causal model: streams need rv_causal", m->name);
+    ti_err e;
+    if (r->method_delete) {
+        if ((e = ti_serve_streams_close(m->streams, r->symbol))) return ti_respond_error(r, 404, "%s", ti_errmsg());
+        e = ti_sbuf_puts(&r->out, "{\"symbol\":");
+        if (!e) e = ti_sbuf_json_str(&r->out, r->symbol);
+        if (!e) e = ti_sbuf_puts(&r->out, ",\"closed\":true}");
+        return e ? ti_respond_error(r, 500, "response: %s", ti_errmsg()) : ti_respond(r, 200, "application/json");
+    }
+    if (r->body.len == 0) return ti_respond_error(r, 400, "empty request body");
+    ti_tick_kind kind = TI_TICK_FEATURES;
+    int n = 0, decoded = 0;
+    if ((e = parse_ticks(r, ti_serve_streams_features(m->streams), &kind, &n))) return ti_respond_error(r, 400, "%s", ti_errmsg());
+    ti_forecast fc = {.t = -1};
+    int64_t len = 0;
+    e = ti_serve_streams_push(m->streams, r->symbol, kind, r->x, r->trades, n, &fc, &decoded, &len);
+    if (e) {
+        int st = e == TI_ERR_NOMEM ? 500 : e == TI_ERR_LIMIT ? 503 : 400;
+        return ti_respond_error(r, st, "%s", ti_errmsg());
+    }
+    ti_sbuf *o = &r->out;
+    e = ti_sbuf_puts(o, "{\"symbol\":");
+    if (!e) e = ti_sbuf_json_str(o, r->symbol);
+    if (!e) e = ti_sbuf_puts(o, ",\"model\":");
+    if (!e) e = ti_sbuf_json_str(o, m->name);
+    if (!e && decoded == 0 && fc.t < 0) {
+        e = ti_sbuf_printf(o, ",\"t\":null,\"y_log\":null,\"rv\":null");
+    } else if (!e) {
+        char a[24], b[24];
+        a[ti_format_float(a, fc.y_log)] = '\0';
+        b[ti_format_float(b, fc.rv)] = '\0';
+        e = ti_sbuf_printf(o, ",\"t\":%lld,\"y_log\":%s,\"rv\":%s", (long long)fc.t, a, b);
+    }
+    if (!e) e = ti_sbuf_printf(o, ",\"decoded\":%d,\"positions\":%lld}", decoded, (long long)len);
+    return e ? ti_respond_error(r, 500, "response: %s", ti_errmsg()) : ti_respond(r, 200, "application/json");
+}

@@ -1,0 +1,157 @@
+/* Model registry; see registry.h. */
+#include "serve/registry.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "tickinfer/alloc.h"
+#include "tickinfer/safetensors.h"
+
+ti_err ti_entry_load(ti_model_entry **out, const char *name, const char *path, int version,
+                     const ti_dynbatch_opts *bo)
+{
+    *out = NULL;
+    if (!name || !*name || strlen(name) >= TI_MODEL_MAX_NAME)
+        return ti_errorf(TI_ERR_INVALID_ARG, "serve: model name must be 1..%d chars", TI_MODEL_MAX_NAME - 1);
+    for (const char *c = name; *c; c++)
+        if (!((*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z') || (*c >= '0' && *c <= '9') || *c == '_' ||
+              *c == '-' || *c == '.'))
+            return ti_errorf(TI_ERR_INVALID_ARG, "serve: model name '%s': use letters, digits, '_', '-', '.'", name);
+    if (strlen(path) >= TI_REG_MAX_PATH) return ti_errorf(TI_ERR_LIMIT, "serve: model path too long");
+    ti_model_entry *e = calloc(1, sizeof *e);
+    if (!e) return ti_errorf(TI_ERR_NOMEM, "serve: out of memory");
+    snprintf(e->name, sizeof e->name, "%s", name);
+    snprintf(e->path, sizeof e->path, "%s", path);
+    e->version = version;
+    atomic_init(&e->refs, 1);
+    ti_err err = ti_model_load(&e->model, &e->meta, path, NULL);
+    if (err) {
+        free(e);
+        return ti_error_wrap(err, "serve: model '%s': ", name);
+    }
+    e->cfg = ti_model_get_config(e->model);
+    e->per_step = e->cfg->kind == TI_MODEL_RV_CAUSAL;
+    e->normalise = e->meta.mean && e->meta.std && e->meta.n_features == e->cfg->n_features;
+    if (e->normalise)
+        for (int i = 0; i < e->meta.n_features; i++)
+            if (!(e->meta.std[i] > 0)) e->normalise = 0; /* a zero std cannot be applied */
+    e->rv_scale = 1.0f;
+    ti_safetensors *st = NULL;
+    if (ti_safetensors_open(&st, path) == TI_OK) { /* .pt files have no metadata: keep 1 */
+        const char *v = ti_safetensors_meta(st, "rv_scale");
+        float f = v ? strtof(v, NULL) : 0.0f;
+        if (f > 0 && f < 1e6f) e->rv_scale = f;
+        ti_safetensors_close(st);
+    }
+    ti_error_clear();
+    err = ti_dynbatch_create(&e->batcher, e->model, bo);
+    if (!err && e->per_step) err = ti_serve_streams_create(&e->streams, e->model, &e->meta, e->rv_scale);
+    if (!err) {
+        /* Warm-up: page in the weights and run states before the first request. */
+        int T = e->cfg->context, F = e->cfg->n_features;
+        float *x = ti_calloc_aligned((size_t)T * (size_t)F, sizeof(float), 64);
+        float *y = ti_calloc_aligned((size_t)T, sizeof(float), 64);
+        ti_runstate *rs = NULL;
+        if (!x || !y) err = ti_errorf(TI_ERR_NOMEM, "serve: out of memory for warm-up");
+        if (!err) err = ti_runstate_create(&rs, e->model, 1, 0, 0);
+        if (!err) err = ti_model_forward(e->model, rs, y, x, 1, T, NULL);
+        ti_runstate_destroy(rs);
+        ti_free_aligned(x);
+        ti_free_aligned(y);
+    }
+    if (err) {
+        atomic_store(&e->refs, 1);
+        ti_entry_unref(e);
+        return ti_error_wrap(err, "serve: model '%s': ", name);
+    }
+    *out = e;
+    return TI_OK;
+}
+
+void ti_entry_ref(ti_model_entry *e) { atomic_fetch_add(&e->refs, 1); }
+
+void ti_entry_unref(ti_model_entry *e)
+{
+    if (!e || atomic_fetch_sub(&e->refs, 1) != 1) return;
+    ti_dynbatch_destroy(e->batcher);
+    ti_serve_streams_destroy(e->streams);
+    ti_model_destroy(e->model);
+    ti_ckpt_meta_free(&e->meta);
+    free(e);
+}
+
+void ti_registry_init(ti_registry *r)
+{
+    memset(r, 0, sizeof *r);
+    pthread_mutex_init(&r->mu, NULL);
+}
+
+void ti_registry_free(ti_registry *r)
+{
+    for (int i = 0; i < r->n; i++) ti_entry_unref(r->slot[i].entry);
+    r->n = 0;
+    pthread_mutex_destroy(&r->mu);
+}
+
+static int find_slot(const ti_registry *r, const char *name)
+{
+    for (int i = 0; i < r->n; i++)
+        if (strcmp(r->slot[i].name, name) == 0) return i;
+    return -1;
+}
+
+ti_model_entry *ti_registry_get(ti_registry *r, const char *name, int version)
+{
+    pthread_mutex_lock(&r->mu);
+    int i = find_slot(r, name);
+    ti_model_entry *e = i >= 0 ? r->slot[i].entry : NULL;
+    if (e && version && e->version != version) e = NULL;
+    if (e) ti_entry_ref(e);
+    pthread_mutex_unlock(&r->mu);
+    return e;
+}
+
+ti_err ti_registry_put(ti_registry *r, ti_model_entry *e)
+{
+    pthread_mutex_lock(&r->mu);
+    int i = find_slot(r, e->name);
+    if (i < 0) {
+        if (r->n >= TI_REG_MAX_MODELS) {
+            pthread_mutex_unlock(&r->mu);
+            return ti_errorf(TI_ERR_LIMIT, "serve: registry holds at most %d models", TI_REG_MAX_MODELS);
+        }
+        i = r->n++;
+        snprintf(r->slot[i].name, sizeof r->slot[i].name, "%s", e->name);
+    }
+    ti_model_entry *old = r->slot[i].entry;
+    r->slot[i].entry = e;
+    snprintf(r->slot[i].path, sizeof r->slot[i].path, "%s", e->path);
+    if (e->version > r->slot[i].last_version) r->slot[i].last_version = e->version;
+    pthread_mutex_unlock(&r->mu);
+    ti_entry_unref(old); /* outside the lock: may join the old workers */
+    return TI_OK;
+}
+
+ti_err ti_registry_remove(ti_registry *r, const char *name)
+{
+    pthread_mutex_lock(&r->mu);
+    int i = find_slot(r, name);
+    ti_model_entry *old = i >= 0 ? r->slot[i].entry : NULL;
+    if (old) r->slot[i].entry = NULL;
+    pthread_mutex_unlock(&r->mu);
+    if (!old) return ti_errorf(TI_ERR_NOT_FOUND, "model '%s' is not loaded", name);
+    ti_entry_unref(old);
+    return TI_OK;
+}
+
+int ti_registry_lookup_path(ti_registry *r, const char *name, char *path, size_t cap, int *next_version)
+{
+    pthread_mutex_lock(&r->mu);
+    int i = find_slot(r, name);
+    if (i >= 0) snprintf(path, cap, "%s", r->slot[i].path);
+    else if (cap) path[0] = '\0';
+    *next_version = (i >= 0 ? r->slot[i].last_version : 0) + 1;
+    pthread_mutex_unlock(&r->mu);
+    return i >= 0;
+}

@@ -1,0 +1,405 @@
+/* The HTTP edge: libmicrohttpd daemon, request slots, suspend/resume around jobs, drain.
+ * See include/tickinfer/serve.h. */
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "serve/serve_internal.h"
+#include "tickinfer/alloc.h"
+#include "tickinfer/clock.h"
+
+void ti_server_config_default(ti_server_config *c)
+{
+    memset(c, 0, sizeof *c);
+    snprintf(c->host, sizeof c->host, "127.0.0.1");
+    c->port = 8000;
+    c->http_threads = 2;
+    c->workers_per_model = 1;
+    c->max_batch = 32;
+    c->max_queue_delay_us = 0; /* take what is queued; waiting lost throughput in bench/serve.c */
+    c->request_timeout_ms = 10000;
+    c->max_inflight = 256;
+    c->max_body_bytes = (size_t)64 << 20;
+    c->max_header_bytes = (size_t)32 << 10;
+    c->idle_timeout_s = 30;
+    c->max_connections = 1024;
+    c->max_request_rows = 4096;
+    snprintf(c->models_dir, sizeof c->models_dir, "models");
+}
+
+/* ---- request slots -------------------------------------------------------------------- */
+
+static ti_request *slot_acquire(ti_server *s)
+{
+    pthread_mutex_lock(&s->pool_mu);
+    ti_request *r = s->free_list;
+    if (r) s->free_list = r->next_free;
+    pthread_mutex_unlock(&s->pool_mu);
+    if (!r) return NULL;
+    atomic_fetch_add(&s->inflight, 1);
+    r->next_free = NULL;
+    r->ep = TI_EP_OTHER;
+    r->method_post = 0;
+    r->model_name[0] = r->action[0] = r->req_id[0] = r->symbol[0] = '\0';
+    r->allow = NULL;
+    r->method_delete = 0;
+    r->model_version = 0;
+    ti_sbuf_clear(&r->body);
+    ti_sbuf_clear(&r->out);
+    r->too_large = 0;
+    r->route_status = 0;
+    r->B = r->T = 0;
+    r->model = NULL;
+    memset(&r->job, 0, sizeof r->job); /* metrics read job timings only of jobs that ran */
+    atomic_store(&r->state, TI_RQ_READING);
+    r->status = 0;
+    r->fmt = TI_OUT_JSON;
+    r->json_header_len = 0;
+    r->last_only = r->want_binary_out = 0;
+    r->t_start_ns = ti_now_ns();
+    return r;
+}
+
+/* A slot keeps its buffers for the next request unless one request made them large:
+ * then they go back to the system, so max_inflight slots cannot pin max_body_bytes each. */
+#define TI_SLOT_KEEP_BYTES ((size_t)4 << 20)
+
+static void slot_trim(ti_request *r)
+{
+    if (r->body.alloc > TI_SLOT_KEEP_BYTES) ti_sbuf_free(&r->body);
+    if (r->out.alloc > TI_SLOT_KEEP_BYTES) ti_sbuf_free(&r->out);
+    if (r->x_cap * sizeof(float) > TI_SLOT_KEEP_BYTES) {
+        ti_free_aligned(r->x);
+        r->x = NULL;
+        r->x_cap = 0;
+    }
+    if (r->y_cap * sizeof(float) > TI_SLOT_KEEP_BYTES) {
+        ti_free_aligned(r->y);
+        r->y = NULL;
+        r->y_cap = 0;
+    }
+}
+
+static void slot_release(ti_server *s, ti_request *r)
+{
+    slot_trim(r);
+    if (r->model) ti_entry_unref(r->model);
+    r->model = NULL;
+    r->conn = NULL;
+    pthread_mutex_lock(&s->pool_mu);
+    r->next_free = s->free_list;
+    s->free_list = r;
+    pthread_mutex_unlock(&s->pool_mu);
+    atomic_fetch_sub(&s->inflight, 1);
+}
+
+ti_err ti_request_reserve(ti_request *r, size_t n_x, size_t n_y)
+{
+    if (n_x > r->x_cap) {
+        float *p = ti_malloc_aligned(n_x * sizeof(float), 64);
+        if (!p) return ti_errorf(TI_ERR_NOMEM, "out of memory for a %zu-float input", n_x);
+        ti_free_aligned(r->x);
+        r->x = p;
+        r->x_cap = n_x;
+    }
+    if (n_y > r->y_cap) {
+        float *p = ti_malloc_aligned(n_y * sizeof(float), 64);
+        if (!p) return ti_errorf(TI_ERR_NOMEM, "out of memory for a %zu-float output", n_y);
+        ti_free_aligned(r->y);
+        r->y = p;
+        r->y_cap = n_y;
+    }
+    return TI_OK;
+}
+
+/* ---- responses --------------------------------------------------------------------------- */
+
+static enum MHD_Result respond_static(struct MHD_Connection *c, int status, const char *body, int retry_after)
+{
+    struct MHD_Response *resp = MHD_create_response_from_buffer(strlen(body), (void *)body, MHD_RESPMEM_PERSISTENT);
+    if (!resp) return MHD_NO;
+    MHD_add_response_header(resp, "Content-Type", "application/json");
+    if (retry_after) MHD_add_response_header(resp, "Retry-After", "1");
+    enum MHD_Result ret = MHD_queue_response(c, (unsigned)status, resp);
+    MHD_destroy_response(resp);
+    return ret;
+}
+
+enum MHD_Result ti_respond(ti_request *r, int status, const char *content_type)
+{
+    r->status = status;
+    atomic_store(&r->state, TI_RQ_RESPONDED);
+    /* PERSISTENT: r->out stays untouched until the completed callback frees the slot. */
+    struct MHD_Response *resp = MHD_create_response_from_buffer(r->out.len, r->out.data ? r->out.data : (void *)"",
+                                                                MHD_RESPMEM_PERSISTENT);
+    if (!resp) return MHD_NO;
+    MHD_add_response_header(resp, "Content-Type", content_type);
+    if (r->fmt == TI_OUT_V2_BINARY) {
+        char n[32];
+        snprintf(n, sizeof n, "%zu", r->json_header_len);
+        MHD_add_response_header(resp, "Inference-Header-Content-Length", n);
+    }
+    if (status == 503) MHD_add_response_header(resp, "Retry-After", "1");
+    if (status == 401) MHD_add_response_header(resp, "WWW-Authenticate", "Bearer");
+    if (status == 405 && r->allow) MHD_add_response_header(resp, "Allow", r->allow);
+    enum MHD_Result ret = MHD_queue_response(r->conn, (unsigned)status, resp);
+    MHD_destroy_response(resp);
+    return ret;
+}
+
+enum MHD_Result ti_respond_error(ti_request *r, int status, const char *fmt, ...)
+{
+    char msg[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    ti_sbuf_clear(&r->out);
+    r->fmt = TI_OUT_JSON;
+    if (ti_sbuf_puts(&r->out, "{\"error\":") || ti_sbuf_json_str(&r->out, msg) || ti_sbuf_puts(&r->out, "}"))
+        return MHD_NO;
+    return ti_respond(r, status, "application/json");
+}
+
+/* ---- jobs ---------------------------------------------------------------------------------- */
+
+static void on_job_done(ti_job *j, void *ctx)
+{
+    ti_request *r = ctx;
+    ti_server *s = r->srv;
+    atomic_store(&r->state, TI_RQ_DONE);
+    MHD_resume_connection(r->conn);
+    /* r may be recycled from here on: touch only the server. */
+    atomic_fetch_sub(&s->jobs_pending, 1);
+}
+
+void ti_submit(ti_request *r)
+{
+    ti_server *s = r->srv;
+    ti_job *j = &r->job;
+    memset(j, 0, sizeof *j);
+    j->x = r->x;
+    j->y = r->y;
+    j->B = r->B;
+    j->T = r->T;
+    j->deadline_ns = s->cfg.request_timeout_ms > 0 ? r->t_start_ns + (uint64_t)s->cfg.request_timeout_ms * 1000000u : 0;
+    j->done = on_job_done;
+    j->done_ctx = r;
+    atomic_store(&r->state, TI_RQ_QUEUED);
+    atomic_fetch_add(&s->jobs_pending, 1);
+    /* Suspend before submitting: the worker may finish and resume before we return. */
+    MHD_suspend_connection(r->conn);
+    ti_err e = ti_dynbatch_submit(r->model->batcher, j);
+    if (e) {
+        j->status = e;
+        snprintf(j->err, sizeof j->err, "%s", ti_errmsg());
+        on_job_done(j, r);
+    }
+}
+
+/* ---- libmicrohttpd callbacks ---------------------------------------------------------------- */
+
+static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url, const char *method,
+                                  const char *version, const char *upload_data, size_t *upload_data_size,
+                                  void **con_cls)
+{
+    ti_server *s = cls;
+    ti_request *r = *con_cls;
+    if (!r) {
+        /* Refusals hold no slot; they are counted under endpoint "other". */
+        if (atomic_load(&s->draining)) {
+            ti_metrics_request(&s->met, TI_EP_OTHER, 503, 0);
+            return respond_static(conn, 503, "{\"error\":\"server is shutting down\"}", 1);
+        }
+        r = slot_acquire(s);
+        if (!r) {
+            ti_metrics_request(&s->met, TI_EP_OTHER, 503, 0);
+            return respond_static(conn, 503, "{\"error\":\"server overloaded: too many requests in flight\"}", 1);
+        }
+        *con_cls = r;
+        r->conn = conn;
+        /* A 404 / 405 is answered after the body so the connection can stay open. */
+        r->route_status = ti_route(r, method, url);
+        const char *cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Content-Length");
+        if (cl) {
+            char *end;
+            unsigned long long n = strtoull(cl, &end, 10);
+            if (*end == '\0' && n > s->cfg.max_body_bytes) {
+                r->too_large = 1;
+                return ti_respond_error(r, 413, "request body of %llu bytes exceeds the limit of %zu bytes", n,
+                                        s->cfg.max_body_bytes);
+            }
+        }
+        return MHD_YES;
+    }
+    int st = atomic_load(&r->state);
+    if (*upload_data_size) {
+        size_t n = *upload_data_size;
+        *upload_data_size = 0;
+        if (st == TI_RQ_RESPONDED || r->route_status) return MHD_YES; /* answered or doomed: discard */
+        if (ti_sbuf_append(&r->body, upload_data, n)) {
+            r->too_large = 1;
+            return ti_respond_error(r, 413, "request body exceeds the limit of %zu bytes", s->cfg.max_body_bytes);
+        }
+        return MHD_YES;
+    }
+    if (st == TI_RQ_READING) {
+        if (r->route_status) return ti_respond(r, r->route_status, "application/json");
+        return ti_handle(r);
+    }
+    if (st == TI_RQ_DONE) return ti_finish_job(r);
+    return MHD_YES; /* QUEUED (spurious call) or RESPONDED */
+}
+
+static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls, enum MHD_RequestTerminationCode toe)
+{
+    ti_server *s = cls;
+    ti_request *r = *con_cls;
+    if (!r) return;
+    *con_cls = NULL;
+    uint64_t now = ti_now_ns();
+    ti_metrics_request(&s->met, r->ep, r->status ? r->status : 499, now - r->t_start_ns);
+    if (r->model && (r->ep == TI_EP_INFER || r->ep == TI_EP_PREDICT || r->ep == TI_EP_PREDICT_NP) &&
+        r->job.t_done_ns) {
+        int ok = r->job.status == TI_OK && r->status == 200;
+        ti_metrics_infer(&s->met, r->model->name, ok, r->B, r->job.t_start_ns - r->job.t_enqueue_ns,
+                         r->job.t_done_ns - r->job.t_start_ns, now - r->t_start_ns, r->job.batch_rows);
+    }
+    slot_release(s, r);
+}
+
+/* ---- lifecycle ------------------------------------------------------------------------------- */
+
+ti_err ti_server_create(ti_server **out, const ti_server_config *cfg)
+{
+    *out = NULL;
+    ti_server_config c;
+    if (cfg) c = *cfg;
+    else ti_server_config_default(&c);
+    if (c.port < 0 || c.port > 65535) return ti_errorf(TI_ERR_INVALID_ARG, "serve: port %d out of range", c.port);
+    if (c.http_threads < 1 || c.http_threads > 256 || c.workers_per_model < 1 || c.workers_per_model > 256)
+        return ti_errorf(TI_ERR_INVALID_ARG, "serve: http_threads and workers_per_model must be 1..256");
+    if (c.max_inflight < 1 || c.max_inflight > 65536) return ti_errorf(TI_ERR_INVALID_ARG, "serve: max_inflight must be 1..65536");
+    if (c.max_request_rows < 1 || c.max_body_bytes < 1024 || c.max_header_bytes < 4096 || c.idle_timeout_s < 1 ||
+        c.max_connections < 1)
+        return ti_errorf(TI_ERR_INVALID_ARG, "serve: max_request_rows >= 1, max_body_bytes >= 1024, "
+                                             "max_header_bytes >= 4096, idle_timeout_s >= 1, max_connections >= 1");
+    ti_server *s = calloc(1, sizeof *s);
+    if (!s) return ti_errorf(TI_ERR_NOMEM, "serve: out of memory");
+    s->cfg = c;
+    const char *tok = getenv("TICKINFER_ADMIN_TOKEN");
+    if (!s->cfg.admin_token[0] && tok) snprintf(s->cfg.admin_token, sizeof s->cfg.admin_token, "%s", tok);
+    if (!s->cfg.host[0]) snprintf(s->cfg.host, sizeof s->cfg.host, "127.0.0.1");
+    if (!s->cfg.models_dir[0]) snprintf(s->cfg.models_dir, sizeof s->cfg.models_dir, "models");
+    s->bo.n_workers = c.workers_per_model;
+    s->bo.max_batch = c.max_batch;
+    s->bo.max_queue_delay_us = c.max_queue_delay_us;
+    s->bo.preferred_batch = c.preferred_batch;
+    ti_registry_init(&s->reg);
+    ti_metrics_init(&s->met);
+    pthread_mutex_init(&s->pool_mu, NULL);
+    s->slots = calloc((size_t)c.max_inflight, sizeof *s->slots);
+    if (!s->slots) {
+        ti_server_destroy(s);
+        return ti_errorf(TI_ERR_NOMEM, "serve: out of memory for %d request slots", c.max_inflight);
+    }
+    for (int i = c.max_inflight - 1; i >= 0; i--) {
+        ti_request *r = &s->slots[i];
+        r->srv = s;
+        ti_sbuf_init(&r->body, c.max_body_bytes);
+        ti_sbuf_init(&r->out, c.max_body_bytes < ((size_t)64 << 20) ? (size_t)64 << 20 : c.max_body_bytes);
+        r->next_free = s->free_list;
+        s->free_list = r;
+    }
+    *out = s;
+    return TI_OK;
+}
+
+ti_err ti_server_add_model(ti_server *s, const char *name, const char *path)
+{
+    char old[TI_REG_MAX_PATH];
+    int version;
+    ti_registry_lookup_path(&s->reg, name ? name : "", old, sizeof old, &version);
+    ti_model_entry *e;
+    ti_err err = ti_entry_load(&e, name, path, version, &s->bo);
+    if (err) return err;
+    if ((err = ti_registry_put(&s->reg, e))) ti_entry_unref(e);
+    return err;
+}
+
+ti_err ti_server_start(ti_server *s)
+{
+    if (s->d) return ti_errorf(TI_ERR_STATE, "serve: already started");
+    struct sockaddr_in sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sin_family = AF_INET;
+    sa.sin_port = htons((uint16_t)s->cfg.port);
+    if (inet_pton(AF_INET, s->cfg.host, &sa.sin_addr) != 1)
+        return ti_errorf(TI_ERR_INVALID_ARG, "serve: host '%s' is not an IPv4 address", s->cfg.host);
+    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME;
+    s->d = MHD_start_daemon(flags, (uint16_t)s->cfg.port, NULL, NULL, on_request, s,
+                            MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sa,
+                            MHD_OPTION_THREAD_POOL_SIZE, (unsigned)s->cfg.http_threads,
+                            MHD_OPTION_CONNECTION_LIMIT, (unsigned)s->cfg.max_connections,
+                            MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)s->cfg.idle_timeout_s,
+                            MHD_OPTION_CONNECTION_MEMORY_LIMIT, s->cfg.max_header_bytes,
+                            MHD_OPTION_NOTIFY_COMPLETED, on_completed, s,
+                            MHD_OPTION_END);
+    if (!s->d) return ti_errorf(TI_ERR_IO, "serve: cannot listen on %s:%d (port in use?)", s->cfg.host, s->cfg.port);
+    const union MHD_DaemonInfo *info = MHD_get_daemon_info(s->d, MHD_DAEMON_INFO_BIND_PORT);
+    s->port = info ? info->port : s->cfg.port;
+    return TI_OK;
+}
+
+int ti_server_port(const ti_server *s) { return s->port; }
+
+static int wait_zero(atomic_int *v, int timeout_ms)
+{
+    uint64_t until = ti_now_ns() + (uint64_t)(timeout_ms > 0 ? timeout_ms : 0) * 1000000u;
+    while (atomic_load(v) > 0) {
+        if (timeout_ms >= 0 && ti_now_ns() >= until) return 0;
+        usleep(1000);
+    }
+    return 1;
+}
+
+ti_err ti_server_drain(ti_server *s, int timeout_ms)
+{
+    atomic_store(&s->draining, 1);
+    if (!s->d) return TI_OK;
+    /* Stop accepting; connections already open finish their requests (new requests on
+     * them get 503). */
+    MHD_socket ls = MHD_quiesce_daemon(s->d);
+    if (ls != MHD_INVALID_SOCKET) close(ls);
+    int drained = wait_zero(&s->inflight, timeout_ms);
+    /* Jobs always finish (bounded compute), and a resumed connection must not outlive
+     * the daemon, so wait for them whatever the timeout. */
+    wait_zero(&s->jobs_pending, -1);
+    MHD_stop_daemon(s->d);
+    s->d = NULL;
+    return drained ? TI_OK : ti_errorf(TI_ERR_LIMIT, "serve: %d requests still in flight after %d ms",
+                                       atomic_load(&s->inflight), timeout_ms);
+}
+
+void ti_server_destroy(ti_server *s)
+{
+    if (!s) return;
+    if (s->d) ti_server_drain(s, 0);
+    ti_registry_free(&s->reg);
+    if (s->slots)
+        for (int i = 0; i < s->cfg.max_inflight; i++) {
+            ti_sbuf_free(&s->slots[i].body);
+            ti_sbuf_free(&s->slots[i].out);
+            ti_free_aligned(s->slots[i].x);
+            ti_free_aligned(s->slots[i].y);
+            free(s->slots[i].trades);
+        }
+    free(s->slots);
+    ti_metrics_free(&s->met);
+    pthread_mutex_destroy(&s->pool_mu);
+    free(s);
+}

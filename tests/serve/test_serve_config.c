@@ -1,0 +1,115 @@
+/* Server configuration: the registry file (server keys, models list, unknown keys with a
+ * hint, bad values), the model-folder scan (names from file stems) and argument checks. */
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "harness.h"
+#include "serve/serve_internal.h"
+#include "tickinfer/fileio.h"
+#include "tickinfer/serve.h"
+
+static char g_dir[] = "/tmp/ti_serve_cfg_XXXXXX";
+
+static const char *write_tmp(const char *name, const char *text)
+{
+    static char path[256];
+    snprintf(path, sizeof path, "%s/%s", g_dir, name);
+    return ti_write_file_atomic(path, text, strlen(text)) == TI_OK ? path : NULL;
+}
+
+TI_TEST(config_file_sets_server_and_models)
+{
+    const char *p = write_tmp("serve.json",
+                              "{\"models\": [{\"name\": \"a\", \"path\": \"models/rv_causal_optiver.safetensors\"},"
+                              "             {\"path\": \"models/rv_causal_optiver.safetensors\"}],"
+                              " \"server\": {\"port\": 0, \"max_batch\": 16, \"preferred_batch\": 4,"
+                              "            \"max_body_bytes\": 2097152, \"admin_token\": \"t0k\", \"host\": \"127.0.0.1\"}}");
+    TI_CHECK(p != NULL);
+    ti_server_config c;
+    ti_server_config_default(&c);
+    TI_CHECK_OK(ti_server_config_load(&c, p));
+    TI_CHECK(c.port == 0 && c.max_batch == 16 && c.preferred_batch == 4 && c.max_body_bytes == 2097152);
+    TI_CHECK(strcmp(c.admin_token, "t0k") == 0 && c.http_threads == 2 /* default kept */);
+    ti_server *s;
+    TI_CHECK_OK(ti_server_create(&s, &c));
+    TI_CHECK_OK(ti_server_add_config_models(s, p));
+    ti_model_entry *a = ti_registry_get(&s->reg, "a", 0);
+    ti_model_entry *stem = ti_registry_get(&s->reg, "rv_causal_optiver", 0);
+    TI_CHECK(a && stem && a->version == 1 && a->cfg->n_features == 12);
+    ti_entry_unref(a);
+    ti_entry_unref(stem);
+    ti_server_destroy(s);
+}
+
+TI_TEST(config_errors_name_the_problem)
+{
+    ti_server_config c;
+    ti_server_config_default(&c);
+    const char *p = write_tmp("typo.json", "{\"server\": {\"max_bacth\": 8}}");
+    TI_CHECK_ERR(ti_server_config_load(&c, p), TI_ERR_FORMAT, "did you mean 'max_batch'");
+    p = write_tmp("range.json", "{\"server\": {\"port\": 70000}}");
+    TI_CHECK_ERR(ti_server_config_load(&c, p), TI_ERR_RANGE, "'server.port' = 70000 out of range");
+    p = write_tmp("type.json", "{\"server\": {\"max_batch\": \"big\"}}");
+    TI_CHECK_ERR(ti_server_config_load(&c, p), TI_ERR_FORMAT, "server.max_batch");
+    ti_server *s;
+    TI_CHECK_OK(ti_server_create(&s, NULL));
+    p = write_tmp("nomodels.json", "{\"server\": {}}");
+    TI_CHECK_ERR(ti_server_add_config_models(s, p), TI_ERR_NOT_FOUND, "no \"models\" listed");
+    p = write_tmp("badentry.json", "{\"models\": [{\"name\": \"x\", \"file\": \"y\"}]}");
+    TI_CHECK_ERR(ti_server_add_config_models(s, p), TI_ERR_FORMAT, "unknown key 'file'");
+    p = write_tmp("nopath.json", "{\"models\": [{\"name\": \"x\"}]}");
+    TI_CHECK_ERR(ti_server_add_config_models(s, p), TI_ERR_FORMAT, "has no \"path\"");
+    p = write_tmp("badname.json", "{\"models\": [{\"name\": \"a/b\", \"path\": \"models/rv_causal_optiver.safetensors\"}]}");
+    TI_CHECK_ERR(ti_server_add_config_models(s, p), TI_ERR_INVALID_ARG, "use letters, digits");
+    TI_CHECK_ERR(ti_server_add_model(s, "m", "/nonexistent/model.safetensors"), TI_ERR_NOT_FOUND,
+                 "serve: model 'm': safetensors /nonexistent/model.safetensors");
+    TI_CHECK_ERR(ti_server_add_models_dir(s, g_dir), TI_ERR_NOT_FOUND, "no *.safetensors or *.pt");
+    ti_server_destroy(s);
+    ti_server_config_default(&c);
+    c.max_inflight = 0;
+    TI_CHECK_ERR(ti_server_create(&s, &c), TI_ERR_INVALID_ARG, "max_inflight");
+    ti_server_config_default(&c);
+    snprintf(c.host, sizeof c.host, "localhost");
+    TI_CHECK_OK(ti_server_create(&s, &c));
+    TI_CHECK_ERR(ti_server_start(s), TI_ERR_INVALID_ARG, "not an IPv4 address");
+    ti_server_destroy(s);
+}
+
+TI_TEST(models_dir_names_by_stem)
+{
+    char sub[300], dst[400];
+    snprintf(sub, sizeof sub, "%s/models", g_dir);
+    TI_CHECK(mkdir(sub, 0755) == 0);
+    snprintf(dst, sizeof dst, "%s/my_model.v1.safetensors", sub);
+    char *data = NULL;
+    size_t len = 0;
+    TI_CHECK_OK(ti_read_file("models/rv_causal_optiver.safetensors", 16 << 20, &data, &len));
+    TI_CHECK_OK(ti_write_file_atomic(dst, data, len));
+    free(data);
+    ti_server *s;
+    TI_CHECK_OK(ti_server_create(&s, NULL));
+    TI_CHECK_OK(ti_server_add_models_dir(s, sub));
+    ti_model_entry *e = ti_registry_get(&s->reg, "my_model", 0);
+    TI_CHECK(e != NULL);
+    ti_entry_unref(e);
+    ti_server_destroy(s);
+    unlink(dst);
+    rmdir(sub);
+}
+
+int main(void)
+{
+    if (!mkdtemp(g_dir)) return 1;
+    TI_RUN(config_file_sets_server_and_models);
+    TI_RUN(config_errors_name_the_problem);
+    TI_RUN(models_dir_names_by_stem);
+    static const char *const names[] = {"serve.json", "typo.json", "range.json", "type.json", "nomodels.json",
+                                        "badentry.json", "nopath.json", "badname.json"};
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
+        char p[300];
+        snprintf(p, sizeof p, "%s/%s", g_dir, names[i]);
+        unlink(p);
+    }
+    rmdir(g_dir);
+    return ti_test_summary();
+}
