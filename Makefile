@@ -48,6 +48,55 @@ FUZZ_REPLAY_BINS := $(FUZZ_SRCS:fuzz/%.c=$(BUILD)/fuzz/%_replay)
 BENCH_SRCS := $(wildcard bench/*.c)
 BENCH_BINS := $(BENCH_SRCS:bench/%.c=$(BUILD)/bench/%)
 
+# ---- CUDA backend (src/kernels/cuda/*.cu, built by nvcc when it is installed) -----------
+# With nvcc: the kernels go into $(BUILD)/libtickinfer_cuda.a (sm_80, sm_90 + PTX for newer
+# GPUs), linked with cudart/cuBLAS into every program, and C code sees TI_HAVE_CUDA=1.  The
+# .cu files never get the sanitizer flags (nvcc host code + ASan runtime do not mix); the
+# ASan programs still link them.  Without nvcc: a stub returns TI_ERR_UNSUPPORTED.
+NVCC ?= $(shell command -v nvcc || echo /usr/local/cuda/bin/nvcc)
+CUDA_SRCS := $(sort $(wildcard src/kernels/cuda/*.cu))
+CUDA_ON := $(if $(wildcard $(NVCC)),1,)
+ifneq ($(filter fuzz,$(MAKECMDGOALS)),)
+  CUDA_ON := # the clang fuzzers never call CUDA: keep cudart out of their link
+endif
+ifeq ($(CUDA_ON),1)
+  CUDA_HOME ?= $(patsubst %/bin/nvcc,%,$(realpath $(NVCC)))
+  CUDA_LIB := $(BUILD)/libtickinfer_cuda.a
+  CUDA_OBJS := $(CUDA_SRCS:%.cu=$(BUILD)/obj/%.cu.o)
+  NVCC_FLAGS := -std=c++17 -O3 -Xcompiler -fPIC,-Wall,-Wextra,-Wno-unused-parameter -Iinclude -Isrc \
+                -gencode arch=compute_80,code=sm_80 -gencode arch=compute_90,code=[sm_90,compute_90]
+  CFLAGS_BASE += -DTI_HAVE_CUDA=1 \
+                 -DTI_CUDA_RES_PATH='"$(BUILD)/cuda_resource_usage.txt"'
+  # libtickinfer.a is named again after the CUDA archive, which calls back into it (errors).
+  LDLIBS := $(CUDA_LIB) $(LIB) -L$(CUDA_HOME)/lib64 -Wl,-rpath,$(CUDA_HOME)/lib64 \
+            -lcublas -lcudart -lstdc++ $(LDLIBS)
+  CUDA_RES := $(CUDA_OBJS:%.o=%.res)
+  # One nvcc run makes both the object and its ptxas listing (a pattern rule's targets).
+  $(BUILD)/obj/src/kernels/cuda/%.cu.o $(BUILD)/obj/src/kernels/cuda/%.cu.res: src/kernels/cuda/%.cu \
+      src/kernels/cuda/cuda_internal.cuh include/tickinfer/cuda.h include/tickinfer/kernels.h \
+      include/tickinfer/err.h include/tickinfer/model.h
+	@mkdir -p $(dir $@)
+	$(NVCC) $(NVCC_FLAGS) --resource-usage -c $< -o $(@:.res=.o) 2>$(@:.o=.res) || \
+	  { cat $(@:.o=.res) >&2; exit 1; }
+	@grep -v -e '^ptxas info' -e 'bytes stack frame' $(@:.o=.res) >&2 || true
+  # The ptxas listing (registers, shared memory, spills per kernel and arch) is kept next to
+  # the archive; tests/cuda/test_cuda_build.c checks it, so the build is verified without a GPU.
+  $(CUDA_LIB): $(CUDA_OBJS) $(CUDA_RES)
+	@rm -f $@
+	ar rcs $@ $(CUDA_OBJS)
+	cat $(CUDA_RES) > $(BUILD)/cuda_resource_usage.txt
+  $(CLI) $(TEST_BINS) $(FUZZ_REPLAY_BINS) $(BENCH_BINS): $(CUDA_LIB)
+  CUDA_BENCH_BINS := $(patsubst bench/cuda/%.c,$(BUILD)/bench/cuda/%,$(wildcard bench/cuda/*.c))
+  $(BUILD)/bench/cuda/%: $(BUILD)/obj/bench/cuda/%.o $(LIB) $(CUDA_LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(OPT) -pthread $< $(LIB) $(LDLIBS) -o $@
+else
+  LIB_OBJS += $(BUILD)/obj/src/kernels/cuda/cuda_stub.o
+  CUDA_BENCH_BINS :=
+endif
+.PHONY: cuda-benches
+cuda-benches: $(CUDA_BENCH_BINS)
+
 .PHONY: all lib cli tests fuzz-replay benches deps venv test demo bench bench-peers bench-stream fuzz clean help
 
 all: $(LIB) $(CLI)
