@@ -65,7 +65,7 @@ ifeq ($(CUDA_ON),1)
   CUDA_OBJS := $(CUDA_SRCS:%.cu=$(BUILD)/obj/%.cu.o)
   NVCC_FLAGS := -std=c++17 -O3 -Xcompiler -fPIC,-Wall,-Wextra,-Wno-unused-parameter -Iinclude -Isrc \
                 -gencode arch=compute_80,code=sm_80 -gencode arch=compute_90,code=[sm_90,compute_90]
-  CFLAGS_BASE += -DTI_HAVE_CUDA=1 \
+  CFLAGS_BASE += -DTI_HAVE_CUDA=1 -DTI_CUDA_LIB_PATH='"$(CUDA_LIB)"' \
                  -DTI_CUDA_RES_PATH='"$(BUILD)/cuda_resource_usage.txt"'
   # libtickinfer.a is named again after the CUDA archive, which calls back into it (errors).
   LDLIBS := $(CUDA_LIB) $(LIB) -L$(CUDA_HOME)/lib64 -Wl,-rpath,$(CUDA_HOME)/lib64 \
@@ -92,12 +92,13 @@ ifeq ($(CUDA_ON),1)
 	$(CC) $(OPT) -pthread $< $(LIB) $(LDLIBS) -o $@
 else
   LIB_OBJS += $(BUILD)/obj/src/kernels/cuda/cuda_stub.o
+  CFLAGS_BASE += -DTI_CUDA_LIB_PATH='"$(LIB)"'
   CUDA_BENCH_BINS :=
 endif
 .PHONY: cuda-benches
 cuda-benches: $(CUDA_BENCH_BINS)
 
-.PHONY: all lib cli tests fuzz-replay benches deps venv test demo bench bench-peers bench-stream fuzz clean help
+.PHONY: all lib cli tests fuzz-replay benches deps venv test demo bench bench-quick bench-peers bench-stream fuzz clean help
 
 all: $(LIB) $(CLI)
 lib: $(LIB)
@@ -176,6 +177,10 @@ demo: venv
 bench: venv
 	$(MAKE) -j$(NPROC) all benches
 	bash bench/run_all.sh
+
+bench-quick: venv
+	$(MAKE) -j$(NPROC) all benches
+	QUICK=1 bash bench/run_all.sh
 
 bench-stream: all
 	$(MAKE) -j$(NPROC) build/release/bench/stream

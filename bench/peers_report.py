@@ -1,0 +1,72 @@
+#!/usr/bin/env python3
+"""One peer table from the per-benchmark results of the same `make bench` run:
+engine, mode, batch, threads, p50, p99, samples/s, ratio to tickinfer (tickinfer samples/s /
+engine samples/s at the same model, mode, batch, threads; > 1 means tickinfer is faster).
+Reads bench/results/{tinyrv_peers,stream.json,stream_peers_raw,train_peers,taskq}.json when
+present; writes bench/results/peers.{json,md}."""
+import json
+import os
+import sys
+
+R = os.path.join(os.path.dirname(__file__), "results")
+
+
+def load(name):
+    p = os.path.join(R, name)
+    return json.load(open(p)) if os.path.exists(p) else None
+
+
+rows = []
+t = load("tinyrv_peers.json")
+if t:
+    for r in t:
+        rows.append(dict(model="tinyrv", engine=r["engine"], mode="full window T=600", batch=r["batch"],
+                         threads=r["threads"], p50_us=r["p50_ms"] * 1e3, p99_us=r["p99_ms"] * 1e3,
+                         samples_per_s=r["samples_per_s"]))
+s, sp = load("stream.json"), load("stream_peers_raw.json")
+if s and sp:
+    for r in s["cache_vs_recompute"]:
+        rows.append(dict(model="rv_causal", engine="tickinfer", mode=f"per tick ctx {r['ctx']}", batch=1, threads=1,
+                         p50_us=r["decode_ring_p50_us"], p99_us=r["decode_ring_p99_us"],
+                         samples_per_s=1e6 / r["decode_ring_p50_us"]))
+        rows.append(dict(model="rv_causal", engine="tickinfer", mode=f"full window ctx {r['ctx']}", batch=1, threads=1,
+                         p50_us=r["recompute_p50_us"], p99_us=r["recompute_p99_us"],
+                         samples_per_s=1e6 / r["recompute_p50_us"]))
+    names = {"pytorch-kv": "pytorch (KV cache)", "onnxruntime-kv": "onnxruntime (torch.onnx decode graph)",
+             "onnxruntime-kv-ti": "onnxruntime (tickinfer decode graph)"}
+    for r in sp["rows"]:
+        mode = f"per tick ctx {r['ctx']}" if r["mode"] == "decode" else f"full window ctx {r['ctx']}"
+        rows.append(dict(model="rv_causal", engine=names.get(r["engine"], r["engine"]), mode=mode, batch=r["batch"],
+                         threads=r["threads"], p50_us=r["p50_us"], p99_us=r["p99_us"],
+                         samples_per_s=r["samples_per_s"]))
+tr = load("train_peers.json")
+if tr:
+    for r in tr:
+        rows.append(dict(model=r["model"], engine=r["engine"], mode=f"train step B={r['batch']} T={r['T']}",
+                         batch=r["batch"], threads=r["threads"], p50_us=r["step_ms"] * 1e3, p99_us=float("nan"),
+                         samples_per_s=r["samples_per_s"]))
+ref = {(r["model"], r["mode"], r["batch"], r["threads"]): r["samples_per_s"] for r in rows if r["engine"] == "tickinfer"}
+out, lines = [], ["| model | engine | mode | batch | threads | p50 us | p99 us | samples/s | tickinfer speed-up |",
+                  "|---|---|---|---:|---:|---:|---:|---:|---:|"]
+for r in sorted(rows, key=lambda r: (r["model"], r["mode"], r["batch"], r["threads"], r["engine"] != "tickinfer", r["engine"])):
+    k = (r["model"], r["mode"], r["batch"], r["threads"])
+    # the per-tick peers are compared with tickinfer's single-thread decode (it runs on one core)
+    base = ref.get(k) or ref.get((r["model"], r["mode"], r["batch"], 1))
+    r["speedup"] = base / r["samples_per_s"] if base else None
+    out.append(r)
+    sp_s = f"{r['speedup']:.2f}x" if r["speedup"] else "-"
+    p99 = "-" if r["p99_us"] != r["p99_us"] else f"{r['p99_us']:.1f}"
+    lines.append(f"| {r['model']} | {r['engine']} | {r['mode']} | {r['batch']} | {r['threads']} | {r['p50_us']:.1f} | {p99} | "
+                 f"{r['samples_per_s']:.1f} | {sp_s} |")
+behind = [r for r in out if r["speedup"] is not None and r["speedup"] < 1]
+md = ("# Peers: tickinfer vs ONNX Runtime and PyTorch (same machine, same run)\n\n" + "\n".join(lines) +
+      "\n\nSpeed-up = tickinfer samples/s / engine samples/s at the same model, mode, batch and threads "
+      "(per-tick rows compare with tickinfer's one-thread decode). Sources: tinyrv_peers, stream, stream_peers, "
+      "train_peers (see each .md for versions and method).\n\n" +
+      ("Where tickinfer is behind: " + "; ".join(f"{r['engine']} {r['model']} {r['mode']} B={r['batch']} t={r['threads']} "
+                                                 f"({1 / r['speedup']:.2f}x faster)" for r in behind) + "\n"
+       if behind else "tickinfer is ahead in every row of this run.\n") +
+      "\nNot measured: Triton's perf_analyzer (PyPI `perf-analyzer` is a 0.1.0 placeholder with no binary; see docs/bench.md).\n")
+json.dump(out, open(os.path.join(R, "peers.json"), "w"), indent=1)
+open(os.path.join(R, "peers.md"), "w").write(md)
+print(md)
