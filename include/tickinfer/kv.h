@@ -2,9 +2,10 @@
  *
  * A cache holds, for every layer, the key and value rows (row = [k (C) | v (C)] floats) of
  * the last W tokens of one symbol's stream.  Two layouts:
- *   TI_KV_RING   one contiguous [L][W][2C] buffer per symbol, slot = position % W.  Memory
+ *   TI_KV_RING   one contiguous [L][W][slot] buffer per symbol (slot = k|v: 2C floats, or
+ *                two quantized rows, see ti_kv_cache_init_ex), index = position % W.  Memory
  *                is W-sized from the first tick on.
- *   TI_KV_PAGED  a global pool of blocks (block = B positions x L layers x 2C floats) shared by
+ *   TI_KV_PAGED  a global pool of blocks (block = B positions x L layers x slots) shared by
  *                all symbols; each cache holds a table of the blocks covering its window, so
  *                memory follows the tokens actually held.  Blocks are reference counted: a
  *                cache can be forked (ti_kv_cache_fork) to share a read-only prefix, e.g. a
@@ -19,6 +20,7 @@
 #include <stdint.h>
 
 #include "tickinfer/err.h"
+#include "tickinfer/kvquant.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -46,6 +48,10 @@ typedef struct ti_kv_pool_stats {
  * only around the free list). */
 ti_err ti_kv_pool_create(ti_kv_pool **out, int n_layers, int C, int block_size, size_t max_blocks,
                          size_t chunk_blocks);
+/* Same for rows stored as `dtype` (H heads of C/H values; see kvquant.h): a block then holds
+ * bs x L slots of ti_kv_slot_bytes(dtype, H, C) bytes.  TI_KV_F32 = ti_kv_pool_create. */
+ti_err ti_kv_pool_create_dtype(ti_kv_pool **out, int n_layers, int C, ti_kv_dtype dtype, int H, int block_size,
+                               size_t max_blocks, size_t chunk_blocks);
 void ti_kv_pool_destroy(ti_kv_pool *p);
 void ti_kv_pool_stats_get(const ti_kv_pool *p, ti_kv_pool_stats *st);
 
@@ -54,9 +60,15 @@ void ti_kv_pool_stats_get(const ti_kv_pool *p, ti_kv_pool_stats *st);
 typedef struct ti_kv_cache {
     ti_kv_layout layout;
     int L, C, W;             /* layers, width, window (positions kept) */
+    int sinks;               /* the first `sinks` positions are kept for good (attention sinks) */
+    ti_kv_dtype dtype;       /* how rows are stored (TI_KV_F32 unless made with ti_kv_cache_init_ex) */
+    int H;                   /* heads (the quantized row formats scale per head / group) */
+    int slot_floats;         /* 4-byte words per token per layer: 2C for f32 (k | v) */
+    int v_off;               /* words from a slot's k row to its v row: C for f32 */
     int64_t n;               /* tokens appended so far (next position) */
+    float *sink;             /* [L][sinks][slot] rows of positions 0..sinks-1 (NULL if none) */
     /* ring */
-    float *ring;             /* [L][W][2C] */
+    float *ring;             /* [L][W][slot] */
     /* paged */
     ti_kv_pool *pool;
     int bs;                  /* positions per block */
@@ -66,7 +78,8 @@ typedef struct ti_kv_cache {
 } ti_kv_cache;
 
 /* A run of tokens contiguous in memory for one layer: token t's row at k + t*stride
- * (k first, v = k + C), at position pos0 + t. */
+ * (k first, v = k + v_off), at position pos0 + t.  For a quantized cache k and v point at
+ * ti_kvq row bytes (not floats); see ti_kv_seg_to_q. */
 typedef struct ti_kv_seg {
     const float *k, *v;
     size_t stride;   /* floats between tokens */
@@ -74,8 +87,26 @@ typedef struct ti_kv_seg {
     int64_t pos0;
 } ti_kv_seg;
 
-/* Ring: allocates [L][W][2C].  Paged: pool must match L and C; the table is sized for W. */
+/* Ring: allocates [L][W][2C] floats.  Paged: pool must match L and C; the table is sized for W. */
 ti_err ti_kv_cache_init(ti_kv_cache *c, ti_kv_layout layout, int L, int C, int W, ti_kv_pool *pool);
+/* Same with `sinks` attention sinks (0..TI_KV_MAX_SINKS): positions 0..sinks-1 stay visible to
+ * every later query besides the window, in a private [L][sinks][2C] buffer (both layouts).
+ * Position p then sees {j < sinks} U (p-W, p]. */
+#define TI_KV_MAX_SINKS 1024
+ti_err ti_kv_cache_init_sinks(ti_kv_cache *c, ti_kv_layout layout, int L, int C, int W, int sinks,
+                              ti_kv_pool *pool);
+/* All options: sinks as above; rows stored as `dtype` with H heads (C % H == 0; H ignored
+ * for TI_KV_F32).  A quantized slot is [k row | pad | v row | pad], each row
+ * ti_kvq_row_bytes(dtype, H, C/H) bytes padded to 4, so segments keep a float stride. */
+typedef struct ti_kv_cache_opts {
+    int sinks;
+    ti_kv_dtype dtype;
+    int H;
+} ti_kv_cache_opts;
+ti_err ti_kv_cache_init_ex(ti_kv_cache *c, ti_kv_layout layout, int L, int C, int W, const ti_kv_cache_opts *o,
+                           ti_kv_pool *pool);
+/* Bytes of one token's k|v slot for one layer; 0 if the shape is unsupported. */
+size_t ti_kv_slot_bytes(ti_kv_dtype dtype, int H, int C);
 /* Releases the buffer / drops the block references. */
 void ti_kv_cache_free(ti_kv_cache *c);
 /* Start over (empty), keeping the buffers. */
@@ -84,15 +115,21 @@ void ti_kv_cache_reset(ti_kv_cache *c);
  * refcounts), ring by copy.  Later appends to either never show in the other. */
 ti_err ti_kv_cache_fork(ti_kv_cache *dst, const ti_kv_cache *src);
 
-/* Reserve position c->n for a new token: rows[l] [2C] is where layer l's k|v go (write them
- * before reading segments).  Drops positions that leave the window; paged caches may take
+/* Reserve position c->n for a new token: rows[l] is layer l's slot (f32: [2C] floats, k|v;
+ * any dtype: write it with ti_kv_store) -- fill it before reading segments.  Drops positions that leave the window; paged caches may take
  * a block from the pool (TI_ERR_NOMEM when the pool is at its cap) and copy a shared block
  * before writing into it.  Increments c->n. */
 ti_err ti_kv_append(ti_kv_cache *c, float **rows);
-/* Segments covering the window (the last min(n, W) positions) for `layer`, oldest first.
+/* Write one token's kv [2C] (k then v, fp32) into a slot from ti_kv_append, quantizing for a
+ * quantized cache.  TI_ERR_RANGE on a non-finite value in a quantized cache. */
+ti_err ti_kv_store(const ti_kv_cache *c, float *slot, const float *kv);
+/* Segments covering the sinks, then the window (the last min(n, W) positions not among the
+ * sinks) for `layer`, oldest first.
  * Returns the count (<= ti_kv_max_segments(c)). */
 int ti_kv_segments(const ti_kv_cache *c, int layer, ti_kv_seg *segs);
 int ti_kv_max_segments(const ti_kv_cache *c);
+/* The same segments as ti_kvq_attend reads them (byte stride, explicit v pointer). */
+void ti_kv_seg_to_q(ti_kvq_seg *q, const ti_kv_seg *segs, int n);
 /* Bytes this cache holds (ring: its buffer; paged: its blocks, shared ones divided by
  * their reference count). */
 size_t ti_kv_cache_bytes(const ti_kv_cache *c);

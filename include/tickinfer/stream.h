@@ -14,7 +14,8 @@
  * layer, position i attends to positions (i-W, i] with ALiBi from the true distance -- what
  * Mistral-style window caches compute; with two or more layers that differs from re-running
  * the full forward on only the last W inputs, because an older token's layer-1 keys carry
- * context from before the window (see docs/streaming.md).  tests/stream/ check both.
+ * context from before the window (see docs/streaming.md).  With opts.sinks = k, position i
+ * also sees positions j < k (attention sinks).  tests/stream/ check all of it.
  *
  * Threads: streams are independent; different streams may be pushed from different threads
  * at once (each has its own scratch and lock; the paged pool locks its free list only).
@@ -40,6 +41,8 @@ typedef struct ti_stream_opts {
     size_t max_blocks;   /* paged: pool cap in blocks (0 = none but 2^24) */
     int max_streams;     /* open streams at once (0 = 65536) */
     int has_book;        /* the trade/book feature set the model was trained on (0: 12 trade features) */
+    int sinks;           /* attention sinks: the first `sinks` positions stay visible (0..TI_KV_MAX_SINKS) */
+    ti_kv_dtype kv_dtype; /* KV rows stored as f32 (default), int8, fp8 or int4 (see kvquant.h) */
 } ti_stream_opts;
 
 typedef struct ti_stream_engine ti_stream_engine;

@@ -14,6 +14,8 @@ float *kv_pool_block(const ti_kv_pool *p, int32_t id);
 int kv_pool_layers(const ti_kv_pool *p);
 int kv_pool_width(const ti_kv_pool *p);
 int kv_pool_block_size(const ti_kv_pool *p);
+ti_kv_dtype kv_pool_dtype(const ti_kv_pool *p);
+int kv_pool_heads(const ti_kv_pool *p);
 size_t kv_pool_block_bytes(const ti_kv_pool *p);
 
 #endif

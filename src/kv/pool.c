@@ -19,6 +19,8 @@ typedef struct kv_chunk {
 
 struct ti_kv_pool {
     int L, C, bs;
+    ti_kv_dtype dtype;
+    int H;
     size_t block_floats, chunk_blocks, max_blocks;
     pthread_mutex_t mu;
     kv_chunk *chunks;     /* [max_chunks] */
@@ -31,10 +33,21 @@ struct ti_kv_pool {
 ti_err ti_kv_pool_create(ti_kv_pool **out, int n_layers, int C, int block_size, size_t max_blocks,
                          size_t chunk_blocks)
 {
+    return ti_kv_pool_create_dtype(out, n_layers, C, TI_KV_F32, 1, block_size, max_blocks, chunk_blocks);
+}
+
+ti_err ti_kv_pool_create_dtype(ti_kv_pool **out, int n_layers, int C, ti_kv_dtype dtype, int H, int block_size,
+                               size_t max_blocks, size_t chunk_blocks)
+{
     *out = NULL;
     if (n_layers <= 0 || C <= 0 || block_size <= 0 || block_size > 4096)
         return ti_errorf(TI_ERR_INVALID_ARG, "kv pool: layers %d, width %d, block size %d invalid", n_layers,
                          C, block_size);
+    if (dtype == TI_KV_F32) H = 1;
+    const size_t slot = ti_kv_slot_bytes(dtype, H, C);
+    if (slot == 0)
+        return ti_errorf(TI_ERR_INVALID_ARG, "kv pool: dtype %s unsupported for %d heads of width %d",
+                         ti_kv_dtype_name(dtype), H, C);
     if (max_blocks == 0) max_blocks = KV_MAX_BLOCKS_DEFAULT;
     if (max_blocks > KV_MAX_BLOCKS_DEFAULT)
         return ti_errorf(TI_ERR_LIMIT, "kv pool: max_blocks %zu above %zu", max_blocks, KV_MAX_BLOCKS_DEFAULT);
@@ -42,8 +55,8 @@ ti_err ti_kv_pool_create(ti_kv_pool **out, int n_layers, int C, int block_size, 
     if (chunk_blocks > max_blocks) chunk_blocks = max_blocks;
     ti_kv_pool *p = calloc(1, sizeof *p);
     if (!p) return ti_errorf(TI_ERR_NOMEM, "kv pool: out of memory");
-    p->L = n_layers, p->C = C, p->bs = block_size;
-    p->block_floats = (size_t)n_layers * block_size * 2 * C;
+    p->L = n_layers, p->C = C, p->bs = block_size, p->dtype = dtype, p->H = H;
+    p->block_floats = (size_t)n_layers * block_size * (slot / sizeof(float));
     p->chunk_blocks = chunk_blocks;
     p->max_blocks = max_blocks;
     p->max_chunks = (max_blocks + chunk_blocks - 1) / chunk_blocks;
@@ -143,6 +156,8 @@ float *kv_pool_block(const ti_kv_pool *p, int32_t id)
 int kv_pool_layers(const ti_kv_pool *p) { return p->L; }
 int kv_pool_width(const ti_kv_pool *p) { return p->C; }
 int kv_pool_block_size(const ti_kv_pool *p) { return p->bs; }
+ti_kv_dtype kv_pool_dtype(const ti_kv_pool *p) { return p->dtype; }
+int kv_pool_heads(const ti_kv_pool *p) { return p->H; }
 size_t kv_pool_block_bytes(const ti_kv_pool *p) { return p->block_floats * sizeof(float); }
 
 void ti_kv_pool_stats_get(const ti_kv_pool *p, ti_kv_pool_stats *st)

@@ -35,8 +35,26 @@ void stream_scratch_bind(stream_scratch *sc, const ti_model *m, float *base)
     sc->feat = sc->xn + c->n_features;
 }
 
-ti_err stream_decode(const ti_model *m, ti_kv_cache *kv, stream_scratch *sc, ti_kv_seg *segs, const float *xn,
-                     float *y)
+/* att [C] <- attention of the query in sc->qkv over fp32 segments, one online softmax. */
+static ti_err attend_f32(const ti_model *m, stream_scratch *sc, const ti_kv_seg *segs, int ns, int64_t pos)
+{
+    const int H = m->cfg.n_heads, hd = m->cfg.d_model / H;
+    memset(sc->acc, 0, (size_t)m->cfg.d_model * sizeof(float));
+    for (int h = 0; h < H; h++) sc->mrun[h] = -INFINITY, sc->lrun[h] = 0.0f;
+    for (int i = 0; i < ns; i++) {
+        ti_err e = m->k->attention_decode_accum(sc->acc, sc->mrun, sc->lrun, sc->qkv, segs[i].k, segs[i].v,
+                                                segs[i].n, H, hd, segs[i].stride, pos, segs[i].pos0, m->alibi, 0.0f);
+        if (e) return e;
+    }
+    for (int h = 0; h < H; h++) {
+        const float inv = 1.0f / sc->lrun[h];
+        for (int d = 0; d < hd; d++) sc->att[h * hd + d] = sc->acc[h * hd + d] * inv;
+    }
+    return TI_OK;
+}
+
+ti_err stream_decode(const ti_model *m, ti_kv_cache *kv, stream_scratch *sc, ti_kv_seg *segs, ti_kvq_seg *qsegs,
+                     const float *xn, float *y)
 {
     const ti_model_config *c = &m->cfg;
     const ti_kernels *k = m->k;
@@ -50,19 +68,17 @@ ti_err stream_decode(const ti_model *m, ti_kv_cache *kv, stream_scratch *sc, ti_
         const model_packs *pk = &m->packs[l];
         k->layernorm_forward(sc->ln, NULL, NULL, sc->h, lw(m, l, LW_LN1_W), lw(m, l, LW_LN1_B), 1, C, c->ln_eps);
         linear1(m, sc->qkv, sc->ln, lw(m, l, LW_QKV_W), pk->qkv, lw(m, l, LW_QKV_B), 3 * C, C, TI_ACT_NONE);
-        memcpy(rows[l], sc->qkv + C, 2 * (size_t)C * sizeof(float));
+        e = ti_kv_store(kv, rows[l], sc->qkv + C);
+        if (e) return e;
         const int ns = ti_kv_segments(kv, l, segs);
-        memset(sc->acc, 0, (size_t)C * sizeof(float));
-        for (int h = 0; h < H; h++) sc->mrun[h] = -INFINITY, sc->lrun[h] = 0.0f;
-        for (int i = 0; i < ns; i++) {
-            e = k->attention_decode_accum(sc->acc, sc->mrun, sc->lrun, sc->qkv, segs[i].k, segs[i].v, segs[i].n, H,
-                                          hd, segs[i].stride, pos, segs[i].pos0, m->alibi, 0.0f);
-            if (e) return e;
+        if (kv->dtype != TI_KV_F32) {
+            /* quantized rows: dequantised inside the attention loops, never copied out */
+            ti_kv_seg_to_q(qsegs, segs, ns);
+            e = ti_kvq_attend(sc->att, NULL, sc->qkv, qsegs, ns, kv->dtype, H, hd, pos, m->alibi, 0.0f);
+        } else {
+            e = attend_f32(m, sc, segs, ns, pos);
         }
-        for (int h = 0; h < H; h++) {
-            const float inv = 1.0f / sc->lrun[h];
-            for (int d = 0; d < hd; d++) sc->att[h * hd + d] = sc->acc[h * hd + d] * inv;
-        }
+        if (e) return e;
         linear1(m, sc->tmp, sc->att, lw(m, l, LW_OUT_W), pk->out, lw(m, l, LW_OUT_B), C, C, TI_ACT_NONE);
         k->add_forward(sc->h, sc->h, sc->tmp, (size_t)C);
         k->layernorm_forward(sc->ln, NULL, NULL, sc->h, lw(m, l, LW_LN2_W), lw(m, l, LW_LN2_B), 1, C, c->ln_eps);

@@ -22,6 +22,7 @@ struct ti_stream {
     pthread_mutex_t mu;
     ti_kv_cache kv;
     ti_kv_seg *segs;
+    ti_kvq_seg *qsegs;    /* quantized caches: segs as ti_kvq_attend reads them */
     float *scratch_base;
     stream_scratch sc;
     ti_feat_state fs;
@@ -59,6 +60,11 @@ ti_err ti_stream_engine_create(ti_stream_engine **out, const ti_model *model, co
     if (o.window < 1 || o.window > c->context)
         return ti_errorf(TI_ERR_INVALID_ARG, "stream: window %d must be in [1, %d] (the model's context)", o.window,
                          c->context);
+    if (o.sinks < 0 || o.sinks > TI_KV_MAX_SINKS)
+        return ti_errorf(TI_ERR_INVALID_ARG, "stream: %d sinks; use 0..%d", o.sinks, TI_KV_MAX_SINKS);
+    if (ti_kv_slot_bytes(o.kv_dtype, c->n_heads, c->d_model) == 0)
+        return ti_errorf(TI_ERR_INVALID_ARG, "stream: KV dtype %s unsupported for %d heads of width %d",
+                         ti_kv_dtype_name(o.kv_dtype), c->n_heads, c->d_model);
     if (o.max_streams < 1 || o.max_streams > (1 << 24))
         return ti_errorf(TI_ERR_INVALID_ARG, "stream: max_streams %d invalid", o.max_streams);
     const int F = c->n_features, Ff = ti_features_count(o.has_book);
@@ -80,7 +86,8 @@ ti_err ti_stream_engine_create(ti_stream_engine **out, const ti_model *model, co
     e->streams = calloc((size_t)o.max_streams, sizeof *e->streams);
     ti_err err = e->streams ? TI_OK : ti_errorf(TI_ERR_NOMEM, "stream: out of memory");
     if (!err && o.layout == TI_KV_PAGED)
-        err = ti_kv_pool_create(&e->pool, c->n_layers, c->d_model, o.block_size, o.max_blocks, 0);
+        err = ti_kv_pool_create_dtype(&e->pool, c->n_layers, c->d_model, o.kv_dtype, c->n_heads, o.block_size,
+                                      o.max_blocks, 0);
     else if (!err && o.layout != TI_KV_RING)
         err = ti_errorf(TI_ERR_INVALID_ARG, "stream: kv layout %d unknown", (int)o.layout);
     if (err) {
@@ -128,11 +135,15 @@ ti_err ti_stream_open(ti_stream_engine *e, ti_stream **out, const char *symbol)
     s->e = e;
     snprintf(s->symbol, sizeof s->symbol, "%s", symbol);
     pthread_mutex_init(&s->mu, NULL);
-    ti_err err = ti_kv_cache_init(&s->kv, e->o.layout, c->n_layers, c->d_model, e->o.window, e->pool);
+    const ti_kv_cache_opts ko = {.sinks = e->o.sinks, .dtype = e->o.kv_dtype, .H = c->n_heads};
+    ti_err err = ti_kv_cache_init_ex(&s->kv, e->o.layout, c->n_layers, c->d_model, e->o.window, &ko, e->pool);
     if (!err) {
-        s->segs = malloc((size_t)ti_kv_max_segments(&s->kv) * sizeof *s->segs);
+        const size_t nseg = (size_t)ti_kv_max_segments(&s->kv);
+        s->segs = malloc(nseg * sizeof *s->segs);
+        if (e->o.kv_dtype != TI_KV_F32) s->qsegs = malloc(nseg * sizeof *s->qsegs);
         s->scratch_base = ti_calloc_aligned(stream_scratch_floats(e->m), sizeof(float), TI_CACHELINE);
-        if (!s->segs || !s->scratch_base) err = ti_errorf(TI_ERR_NOMEM, "stream %s: out of memory", symbol);
+        if (!s->segs || !s->scratch_base || (e->o.kv_dtype != TI_KV_F32 && !s->qsegs))
+            err = ti_errorf(TI_ERR_NOMEM, "stream %s: out of memory", symbol);
     }
     if (!err) {
         stream_scratch_bind(&s->sc, e->m, s->scratch_base);
@@ -152,6 +163,7 @@ ti_err ti_stream_open(ti_stream_engine *e, ti_stream **out, const char *symbol)
     if (err) {
         ti_kv_cache_free(&s->kv);
         free(s->segs);
+        free(s->qsegs);
         ti_free_aligned(s->scratch_base);
         pthread_mutex_destroy(&s->mu);
         free(s);
@@ -192,6 +204,7 @@ void ti_stream_close(ti_stream *s)
     pthread_mutex_unlock(&e->mu);
     ti_kv_cache_free(&s->kv);
     free(s->segs);
+    free(s->qsegs);
     ti_free_aligned(s->scratch_base);
     pthread_mutex_destroy(&s->mu);
     free(s);
@@ -213,7 +226,7 @@ void ti_stream_reset(ti_stream *s)
 static ti_err decode_locked(ti_stream *s, const float *xn, int64_t t, ti_forecast *y)
 {
     float out;
-    ti_err e = stream_decode(s->e->m, &s->kv, &s->sc, s->segs, xn, &out);
+    ti_err e = stream_decode(s->e->m, &s->kv, &s->sc, s->segs, s->qsegs, xn, &out);
     if (e) return ti_error_wrap(e, "stream %s", s->symbol);
     s->last = (ti_forecast){.t = t, .y_log = out, .rv = expf(out) * s->e->rv_scale};
     if (y) *y = s->last;
@@ -337,7 +350,7 @@ void ti_stream_engine_stats(ti_stream_engine *e, ti_stream_stats *st)
 {
     memset(st, 0, sizeof *st);
     st->layout = e->o.layout;
-    size_t held = 0, slots = 0;
+    size_t held = 0, slots = 0, sink_bytes = 0;
     pthread_mutex_lock(&e->mu);
     st->streams = e->n_open;
     for (int i = 0; i < e->o.max_streams; i++) {
@@ -346,14 +359,17 @@ void ti_stream_engine_stats(ti_stream_engine *e, ti_stream_stats *st)
         st->kv_bytes += ti_kv_cache_bytes(&s->kv);
         st->state_bytes += sizeof *s + stream_scratch_floats(e->m) * sizeof(float) +
                            (size_t)ti_kv_max_segments(&s->kv) * sizeof(ti_kv_seg);
-        held += (size_t)(s->kv.n < s->kv.W ? s->kv.n : s->kv.W);
+        /* window positions held; the sinks sit in their own buffer, counted apart */
+        const int64_t in_win = s->kv.n - s->kv.sinks < s->kv.W ? s->kv.n - s->kv.sinks : s->kv.W;
+        held += (size_t)(in_win > 0 ? in_win : 0);
+        sink_bytes += (size_t)s->kv.L * (size_t)s->kv.sinks * (size_t)s->kv.slot_floats * sizeof(float);
         slots += e->o.layout == TI_KV_RING ? (size_t)s->kv.W : (size_t)s->kv.n_blocks * (size_t)s->kv.bs;
     }
     pthread_mutex_unlock(&e->mu);
     if (e->pool) {
         ti_kv_pool_stats_get(e->pool, &st->pool);
-        st->kv_bytes = st->pool.blocks_used * st->pool.block_bytes;
-        st->kv_bytes_reserved = st->pool.blocks_alloc * st->pool.block_bytes;
+        st->kv_bytes = st->pool.blocks_used * st->pool.block_bytes + sink_bytes;
+        st->kv_bytes_reserved = st->pool.blocks_alloc * st->pool.block_bytes + sink_bytes;
     } else {
         st->kv_bytes_reserved = st->kv_bytes;
     }

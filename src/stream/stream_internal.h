@@ -16,8 +16,8 @@ typedef struct stream_scratch {
 size_t stream_scratch_floats(const ti_model *m);
 void stream_scratch_bind(stream_scratch *sc, const ti_model *m, float *base);
 /* Append position kv->n with normalised input xn [F]; y [1] = log-RV forecast.
- * segs: room for ti_kv_max_segments(kv). */
-ti_err stream_decode(const ti_model *m, ti_kv_cache *kv, stream_scratch *sc, ti_kv_seg *segs, const float *xn,
-                     float *y);
+ * segs: room for ti_kv_max_segments(kv); qsegs likewise for a quantized cache (else NULL). */
+ti_err stream_decode(const ti_model *m, ti_kv_cache *kv, stream_scratch *sc, ti_kv_seg *segs, ti_kvq_seg *qsegs,
+                     const float *xn, float *y);
 
 #endif
