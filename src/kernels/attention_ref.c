@@ -1,6 +1,8 @@
 /* Multi-head attention, scalar reference: flash-style forward (online softmax over key
  * blocks, no [T,T] buffer), backward that recomputes scores from the saved log-sum-exp,
  * and single-query decode against a KV cache.  Also the shape checks all levels share. */
+#include <string.h>
+
 #include "kernels/kernels_internal.h"
 
 #define ATTN_REF_KB 64      /* keys per block in the forward */
@@ -183,24 +185,23 @@ static ti_err attention_backward_ref(float *dqkv, const float *dout, const float
     return TI_OK;
 }
 
-static ti_err attention_decode_ref(float *out, const float *q, const float *k, const float *v,
-                                   int T, int H, int hd, size_t kv_stride, int q_pos,
-                                   const float *alibi, float scale)
+/* Online-softmax accumulation of keys t in [0,T) at positions pos0 + t into the running
+ * (acc [H,hd], m [H], l [H]) of each head; ALiBi from the distance |q_pos - pos|. */
+static void decode_heads_ref(float *acc, float *mrun, float *lrun, const float *q, const float *k,
+                             const float *v, int T, int H, int hd, size_t kv_stride, int64_t q_pos,
+                             int64_t pos0, const float *alibi, float scale)
 {
-    ti_err e = ti_attn_decode_check(T, H, hd, kv_stride, q_pos, &scale);
-    if (e) return e;
     for (int h = 0; h < H; h++) {
         const float *qh = q + (size_t)h * hd;
-        float *o = out + (size_t)h * hd;
+        float *o = acc + (size_t)h * hd;
         const float slope = alibi ? alibi[h] : 0.0f;
-        float m = -INFINITY, l = 0.0f;
-        for (int d = 0; d < hd; d++) o[d] = 0.0f;
+        float m = mrun[h], l = lrun[h];
         for (int t = 0; t < T; t++) {
             const float *kt = k + (size_t)t * kv_stride + (size_t)h * hd;
             const float *vt = v + (size_t)t * kv_stride + (size_t)h * hd;
-            float s = dot(qh, kt, hd) * scale - slope * fabsf((float)(q_pos - t));
+            float s = dot(qh, kt, hd) * scale - slope * fabsf((float)(q_pos - (pos0 + t)));
             if (s > m) { /* new running max: rescale what was summed so far */
-                float corr = expf(m - s);
+                float corr = m == -INFINITY ? 0.0f : expf(m - s);
                 l *= corr;
                 for (int d = 0; d < hd; d++) o[d] *= corr;
                 m = s;
@@ -209,8 +210,25 @@ static ti_err attention_decode_ref(float *out, const float *q, const float *k, c
             l += p;
             for (int d = 0; d < hd; d++) o[d] += p * vt[d];
         }
-        for (int d = 0; d < hd; d++) o[d] /= l;
+        mrun[h] = m;
+        lrun[h] = l;
     }
+}
+
+static ti_err attention_decode_ref(float *out, const float *q, const float *k, const float *v,
+                                   int T, int H, int hd, size_t kv_stride, int q_pos,
+                                   const float *alibi, float scale)
+{
+    ti_err e = ti_attn_decode_check(T, H, hd, kv_stride, q_pos, &scale);
+    if (e) return e;
+    if (H > TI_ATTN_MAX_HEADS_DECODE)
+        return ti_errorf(TI_ERR_LIMIT, "attention decode: H=%d above %d", H, TI_ATTN_MAX_HEADS_DECODE);
+    float m[TI_ATTN_MAX_HEADS_DECODE], l[TI_ATTN_MAX_HEADS_DECODE];
+    for (int h = 0; h < H; h++) m[h] = -INFINITY, l[h] = 0.0f;
+    memset(out, 0, (size_t)H * hd * sizeof(float));
+    decode_heads_ref(out, m, l, q, k, v, T, H, hd, kv_stride, q_pos, 0, alibi, scale);
+    for (int h = 0; h < H; h++)
+        for (int d = 0; d < hd; d++) out[(size_t)h * hd + d] /= l[h];
     return TI_OK;
 }
 
@@ -239,28 +257,7 @@ static ti_err attention_decode_accum_ref(float *acc, float *mrun, float *lrun, c
 {
     ti_err e = ti_attn_accum_check(T, H, hd, kv_stride, q_pos, pos0, &scale);
     if (e) return e;
-    for (int h = 0; h < H; h++) {
-        const float *qh = q + (size_t)h * hd;
-        float *o = acc + (size_t)h * hd;
-        const float slope = alibi ? alibi[h] : 0.0f;
-        float m = mrun[h], l = lrun[h];
-        for (int t = 0; t < T; t++) {
-            const float *kt = k + (size_t)t * kv_stride + (size_t)h * hd;
-            const float *vt = v + (size_t)t * kv_stride + (size_t)h * hd;
-            float s = dot(qh, kt, hd) * scale - slope * (float)(q_pos - (pos0 + t));
-            if (s > m) {
-                float corr = m == -INFINITY ? 0.0f : expf(m - s);
-                l *= corr;
-                for (int d = 0; d < hd; d++) o[d] *= corr;
-                m = s;
-            }
-            float p = expf(s - m);
-            l += p;
-            for (int d = 0; d < hd; d++) o[d] += p * vt[d];
-        }
-        mrun[h] = m;
-        lrun[h] = l;
-    }
+    decode_heads_ref(acc, mrun, lrun, q, k, v, T, H, hd, kv_stride, q_pos, pos0, alibi, scale);
     return TI_OK;
 }
 

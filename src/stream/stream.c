@@ -124,6 +124,17 @@ static void stream_clear(ti_stream *s)
     s->last = (ti_forecast){.t = -1, .y_log = NAN, .rv = NAN};
 }
 
+/* Release what ti_stream_open allocated (the stream is not in the engine's table). */
+static void stream_free(ti_stream *s)
+{
+    ti_kv_cache_free(&s->kv);
+    free(s->segs);
+    free(s->qsegs);
+    ti_free_aligned(s->scratch_base);
+    pthread_mutex_destroy(&s->mu);
+    free(s);
+}
+
 ti_err ti_stream_open(ti_stream_engine *e, ti_stream **out, const char *symbol)
 {
     *out = NULL;
@@ -161,12 +172,7 @@ ti_err ti_stream_open(ti_stream_engine *e, ti_stream **out, const char *symbol)
             err = ti_errorf(TI_ERR_LIMIT, "stream %s: %d streams already open (max_streams)", symbol, e->o.max_streams);
     }
     if (err) {
-        ti_kv_cache_free(&s->kv);
-        free(s->segs);
-        free(s->qsegs);
-        ti_free_aligned(s->scratch_base);
-        pthread_mutex_destroy(&s->mu);
-        free(s);
+        stream_free(s);
         return err;
     }
     *out = s;
@@ -202,12 +208,7 @@ void ti_stream_close(ti_stream *s)
         e->n_open--;
     }
     pthread_mutex_unlock(&e->mu);
-    ti_kv_cache_free(&s->kv);
-    free(s->segs);
-    free(s->qsegs);
-    ti_free_aligned(s->scratch_base);
-    pthread_mutex_destroy(&s->mu);
-    free(s);
+    stream_free(s);
 }
 
 const char *ti_stream_symbol(const ti_stream *s) { return s->symbol; }
