@@ -23,7 +23,6 @@ import os
 import struct
 import sys
 import tempfile
-import time
 
 import numpy as np
 import torch
@@ -32,6 +31,13 @@ import torch.nn.functional as F
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "tests", "py"))
 import ti_models  # noqa: E402
+
+sys.path.insert(0, os.path.dirname(__file__))
+import peer_timing  # noqa: E402
+
+
+def timeit(fn, iters, warmup=5):
+    return peer_timing.timeit(fn, iters, warmup, 1e6)
 
 
 def read_safetensors(path):
@@ -124,18 +130,6 @@ class TorchKVCache:
             h = h + blk.linear2(F.gelu(blk.linear1(blk.norm2(h)), approximate="tanh"))
         self.n += 1
         return m.head(h).view(1)
-
-
-def timeit(fn, iters, warmup=5):
-    for _ in range(warmup):
-        fn()
-    ts = []
-    for _ in range(iters):
-        t0 = time.perf_counter()
-        fn()
-        ts.append(time.perf_counter() - t0)
-    ts = np.array(ts) * 1e6
-    return float(np.percentile(ts, 50)), float(np.percentile(ts, 99))
 
 
 def row(engine, version, mode, batch, threads, ctx, p50, p99):

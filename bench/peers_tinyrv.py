@@ -9,25 +9,18 @@ import json
 import os
 import sys
 import tempfile
-import time
 
-import numpy as np
 import torch
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "tests", "py"))
 import ti_models  # noqa: E402
 
+sys.path.insert(0, os.path.dirname(__file__))
+import peer_timing  # noqa: E402
+
 
 def timeit(fn, iters, warmup=5):
-    for _ in range(warmup):
-        fn()
-    ts = []
-    for _ in range(iters):
-        t0 = time.perf_counter()
-        fn()
-        ts.append(time.perf_counter() - t0)
-    ts = np.array(ts) * 1e3
-    return float(np.percentile(ts, 50)), float(np.percentile(ts, 99))
+    return peer_timing.timeit(fn, iters, warmup, 1e3)
 
 
 def main():

@@ -12,20 +12,14 @@
 #include "tickinfer/cuda.h"
 #include "tickinfer/kernels.h"
 
+#define BENCH_NAME "bench_kernels"
+#include "cuda_bench_common.h"
+
 static ti_cuda *cu;
 static ti_cuda_info info;
 static int runs = 200;
 static FILE *out;
 static int first = 1;
-
-#define CHECK(expr)                                                                   \
-    do {                                                                              \
-        ti_err e_ = (expr);                                                           \
-        if (e_) {                                                                     \
-            fprintf(stderr, "bench_kernels: %s: %s\n", #expr, ti_errmsg());           \
-            exit(1);                                                                  \
-        }                                                                             \
-    } while (0)
 
 static void *dev_rand(size_t n, float lo, float hi)
 {
@@ -43,23 +37,13 @@ static void *dev_rand(size_t n, float lo, float hi)
     return d;
 }
 
-static int cmp_f(const void *a, const void *b)
-{
-    float x = *(const float *)a, y = *(const float *)b;
-    return (x > y) - (x < y);
-}
-
 /* Times fn(arg) `runs` times (after 10 warm-ups) and prints one JSON record.  bytes and
  * flops are the minimum traffic / arithmetic of one call, for the rates. */
 static void bench(const char *kernel, const char *impl, const char *shape, ti_err (*fn)(void *),
                   void *arg, double bytes, double flops)
 {
-    float *ms = malloc((size_t)runs * sizeof *ms);
-    for (int i = 0; i < 10; i++) CHECK(fn(arg));
-    CHECK(ti_cuda_sync(cu));
-    for (int i = 0; i < runs; i++) CHECK(ti_cuda_time_ms(cu, &ms[i], fn, arg));
-    qsort(ms, (size_t)runs, sizeof *ms, cmp_f);
-    const double med = ms[runs / 2], p95 = ms[(int)(runs * 0.95)], p99 = ms[(int)(runs * 0.99)];
+    double med, p95, p99;
+    time_runs(cu, fn, arg, 10, runs, &med, &p95, &p99);
     const double gbs = bytes / (med * 1e-3) / 1e9, gfl = flops / (med * 1e-3) / 1e9;
     fprintf(out,
             "%s    {\"kernel\": \"%s\", \"impl\": \"%s\", \"shape\": \"%s\", \"median_us\": %.2f, "
@@ -70,7 +54,6 @@ static void bench(const char *kernel, const char *impl, const char *shape, ti_er
     first = 0;
     fprintf(stderr, "%-16s %-14s %-22s median %9.2f us  p99 %9.2f us  %8.1f GB/s (%4.1f%%)  %9.1f GFLOP/s\n",
             kernel, impl, shape, med * 1e3, p99 * 1e3, gbs, 100 * gbs / info.peak_bw_gbs, gfl);
-    free(ms);
 }
 
 /* ---- one argument block per kernel family ---------------------------------------------- */

@@ -12,34 +12,18 @@
 #include "tickinfer/cuda.h"
 #include "tickinfer/model.h"
 
+#define BENCH_NAME "bench_model"
+#include "cuda_bench_common.h"
+
 #define RUNS 200
 static ti_cuda *cu;
 static FILE *out;
 static int first = 1;
 
-#define CHECK(expr)                                                                \
-    do {                                                                           \
-        ti_err e_ = (expr);                                                        \
-        if (e_) {                                                                  \
-            fprintf(stderr, "bench_model: %s: %s\n", #expr, ti_errmsg());          \
-            exit(1);                                                               \
-        }                                                                          \
-    } while (0)
-
-static int cmp_f(const void *a, const void *b)
-{
-    float x = *(const float *)a, y = *(const float *)b;
-    return (x > y) - (x < y);
-}
-
 static void bench(const char *what, const char *shape, ti_err (*fn)(void *), void *arg, double items)
 {
-    float ms[RUNS];
-    for (int i = 0; i < 5; i++) CHECK(fn(arg));
-    CHECK(ti_cuda_sync(cu));
-    for (int i = 0; i < RUNS; i++) CHECK(ti_cuda_time_ms(cu, &ms[i], fn, arg));
-    qsort(ms, RUNS, sizeof ms[0], cmp_f);
-    double med = ms[RUNS / 2], p95 = ms[(int)(RUNS * 0.95)], p99 = ms[(int)(RUNS * 0.99)];
+    double med, p95, p99;
+    time_runs(cu, fn, arg, 5, RUNS, &med, &p95, &p99);
     fprintf(out, "%s    {\"bench\": \"%s\", \"impl\": \"tickinfer-cuda\", \"shape\": \"%s\", \"median_us\": %.2f, "
                  "\"p95_us\": %.2f, \"p99_us\": %.2f, \"items_per_s\": %.0f}",
             first ? "" : ",\n", what, shape, med * 1e3, p95 * 1e3, p99 * 1e3, items / (med * 1e-3));
