@@ -45,6 +45,24 @@ if tr:
         rows.append(dict(model=r["model"], engine=r["engine"], mode=f"train step B={r['batch']} T={r['T']}",
                          batch=r["batch"], threads=r["threads"], p50_us=r["step_ms"] * 1e3, p99_us=float("nan"),
                          samples_per_s=r["samples_per_s"]))
+
+
+def cross_check():
+    """The perf_analyzer table (bench/perf_analyzer.sh): our load generator against Triton's."""
+    pa = load("perf_analyzer.json")
+    if not pa:
+        return "\nNot measured in this run: Triton's perf_analyzer cross-check (bench/perf_analyzer.sh).\n"
+    lines = ["| model | batch | clients | client | p50 us | p99 us | req/s | req/s vs tickinfer bench |",
+             "|---|---:|---:|---|---:|---:|---:|---:|"]
+    for r in sorted(pa["rows"], key=lambda r: (r["model"], r["batch"], r["concurrency"], r["client"] != "tickinfer bench")):
+        ratio = r["req_s_ratio_to_tickinfer_bench"]
+        lines.append(f"| {r['model']} | {r['batch']} | {r['concurrency']} | {r['client']} | {r['p50_us']:.0f} | "
+                     f"{r['p99_us']:.0f} | {r['req_s']:.1f} | {ratio:.2f} |" if ratio else "| - |")
+    return ("\n## Load generator cross-check: `tickinfer bench` vs Triton perf_analyzer\n\nBoth drive the same "
+            "`tickinfer serve` over v2 binary infer in the same run (bench/perf_analyzer.md has the method and the "
+            "server-side split).\n\n" + "\n".join(lines) + "\n")
+
+
 ref = {(r["model"], r["mode"], r["batch"], r["threads"]): r["samples_per_s"] for r in rows if r["engine"] == "tickinfer"}
 out, lines = [], ["| model | engine | mode | batch | threads | p50 us | p99 us | samples/s | tickinfer speed-up |",
                   "|---|---|---|---:|---:|---:|---:|---:|---:|"]
@@ -66,7 +84,7 @@ md = ("# Peers: tickinfer vs ONNX Runtime and PyTorch (same machine, same run)\n
       ("Where tickinfer is behind: " + "; ".join(f"{r['engine']} {r['model']} {r['mode']} B={r['batch']} t={r['threads']} "
                                                  f"({1 / r['speedup']:.2f}x faster)" for r in behind) + "\n"
        if behind else "tickinfer is ahead in every row of this run.\n") +
-      "\nNot measured: Triton's perf_analyzer (PyPI `perf-analyzer` is a 0.1.0 placeholder with no binary; see docs/bench.md).\n")
+      cross_check())
 json.dump(out, open(os.path.join(R, "peers.json"), "w"), indent=1)
 open(os.path.join(R, "peers.md"), "w").write(md)
 print(md)

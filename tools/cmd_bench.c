@@ -18,12 +18,14 @@ static void usage(void)
            "  --host H --port P     server to load (default 127.0.0.1:8000)\n"
            "  --serve CKPT          start an in-process server on a free port with this checkpoint\n"
            "  --serve-workers N     its inference workers per model (1)\n"
-           "  --targets LIST        predict,predict_np,v2_json,v2_binary,inproc (predict)\n"
+           "  --targets LIST        predict,predict_np,v2_json,v2_binary,inproc,stream (predict)\n"
            "  --modes LIST          serial,closed,open,rate-sweep (closed)\n"
            "  --concurrency LIST    closed-loop clients, a sweep: 1,2,4,8 (1,2,4,8); open: connections (8)\n"
            "  --rate R              open: requests/s; rate-sweep: first rate (50)\n"
            "  --p99-ms X            rate-sweep: p99 target in ms (50); --refine N bisection steps (3)\n"
-           "  --batch B --T T --F F request tensor [B,T,F] (1, 60, 12)\n"
+           "  --batch B --T T --F F request tensor [B,T,F] (1, 60, 12); stream: B ticks of F per request\n"
+           "  --symbols N           stream: symbols per client, S<client>_<k> with k cycling per request (1);\n"
+           "                        streams stay open after a point (clients x N <= %d)\n"
            "  --requests N          measured requests per point (200); --warmup N excluded first (20)\n"
            "  --min-s S --max-s S   each point runs at least S (2) and at most S (60) seconds\n"
            "  --timeout-ms MS       per request (30000)\n"
@@ -33,7 +35,9 @@ static void usage(void)
            "                        (bench/results, bench)\n"
            "  --preset seed         TinyRV seed test: 400 requests of [32,600,14] to /predict and\n"
            "                        /predict_np, serial and 8 clients (starts a server unless --port)\n"
-           "  --preset quick        causal model, /predict, v2 binary and inproc, short points\n");
+           "  --preset quick        causal model, /predict, v2 binary and inproc, short points, then\n"
+           "                        stream serial and 8 clients (4 symbols each unless --symbols)\n",
+           TI_LG_MAX_STREAMS);
 }
 
 static int parse_list(const char *s, int *out, int cap)
@@ -70,6 +74,69 @@ static void print_point(const ti_lg_point *p)
     fflush(stdout);
 }
 
+/* The points of one run: a list of targets x modes, closed-loop concurrencies clist. */
+typedef struct plan {
+    ti_lg_point *pts;
+    int np;
+    int clist[MAX_LIST], nc;
+    int open_conc;       /* open and rate-sweep connections */
+    double p99;
+    int refine;
+} plan;
+
+static ti_err run_one(plan *pl, const ti_lg_config *pc)
+{
+    if (pl->np >= MAX_POINTS) return TI_OK;
+    ti_err e = ti_lg_run_point(&pl->pts[pl->np], pc, NULL);
+    if (!e) print_point(&pl->pts[pl->np++]);
+    return e;
+}
+
+static ti_err run_mode(plan *pl, ti_lg_config pc, const char *m)
+{
+    ti_err e = TI_OK;
+    if (!strcmp(m, "serial") || !strcmp(m, "open")) {
+        pc.mode = !strcmp(m, "serial") ? TI_LG_SERIAL : TI_LG_OPEN;
+        pc.concurrency = pc.mode == TI_LG_OPEN ? pl->open_conc : 1;
+        e = run_one(pl, &pc);
+    } else if (!strcmp(m, "closed")) {
+        pc.mode = TI_LG_CLOSED;
+        for (int k = 0; k < pl->nc && !e; k++) {
+            pc.concurrency = pl->clist[k];
+            e = run_one(pl, &pc);
+        }
+    } else if (!strcmp(m, "rate-sweep")) {
+        pc.concurrency = pl->open_conc;
+        int got = 0;
+        double best = 0;
+        e = ti_lg_rate_sweep(pl->pts + pl->np, MAX_POINTS - pl->np, &got, &best, &pc, NULL, pl->p99, pl->refine);
+        for (int k = 0; k < got; k++) print_point(&pl->pts[pl->np + k]);
+        pl->np += got;
+        if (!e)
+            printf("%s: highest rate holding p99 <= %g ms: %.1f req/s\n", ti_lg_target_name(pc.target), pl->p99, best);
+    } else {
+        e = ti_errorf(TI_ERR_INVALID_ARG, "bench: unknown mode '%s' (serial, closed, open, rate-sweep)", m);
+    }
+    return e;
+}
+
+/* Every target of the comma list `targets` in every mode of `modes`. */
+static ti_err run_targets(plan *pl, const ti_lg_config *c, const char *targets, const char *modes)
+{
+    ti_err e = TI_OK;
+    char tl[256];
+    snprintf(tl, sizeof tl, "%s", targets);
+    for (char *ts = NULL, *t = strtok_r(tl, ",", &ts); t && !e; t = strtok_r(NULL, ",", &ts)) {
+        ti_lg_config pc = *c;
+        if ((e = ti_lg_target_parse(&pc.target, t)) != TI_OK) break;
+        char ml[128];
+        snprintf(ml, sizeof ml, "%s", modes);
+        for (char *ms = NULL, *m = strtok_r(ml, ",", &ms); m && !e; m = strtok_r(NULL, ",", &ms))
+            e = run_mode(pl, pc, m);
+    }
+    return e;
+}
+
 int cmd_bench(int argc, char **argv)
 {
     if (cli_wants_help(argc, argv)) {
@@ -80,14 +147,14 @@ int cmd_bench(int argc, char **argv)
     ti_lg_config_default(&c);
     const char *serve = NULL, *targets = "predict", *modes = "closed", *conc = NULL, *out = "bench/results",
                *name = "bench", *preset = NULL, *model_name = NULL, *model = NULL;
-    int serve_workers = 1, refine = 3, port_given = 0;
+    int serve_workers = 1, refine = 3, port_given = 0, symbols_given = 0, quick_streams = 0;
     double p99 = 50;
     c.rate = 50;
     for (int i = 1; i < argc; i++) {
         static const char *const known[] = {"--host", "--port", "--serve", "--serve-workers", "--targets", "--modes",
                                             "--concurrency", "--rate", "--p99-ms", "--refine", "--batch", "--T", "--F",
                                             "--requests", "--warmup", "--min-s", "--max-s", "--timeout-ms",
-                                            "--model-name", "--model", "--out", "--name", "--preset"};
+                                            "--model-name", "--model", "--out", "--name", "--preset", "--symbols"};
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         int is_known = 0;
         for (size_t k = 0; k < sizeof known / sizeof known[0]; k++) is_known |= !strcmp(a, known[k]);
@@ -113,6 +180,7 @@ int cmd_bench(int argc, char **argv)
         else if (!strcmp(a, "--batch")) c.batch = atoi(v);
         else if (!strcmp(a, "--T")) c.T = atoi(v);
         else if (!strcmp(a, "--F")) c.F = atoi(v);
+        else if (!strcmp(a, "--symbols")) c.symbols = atoi(v), symbols_given = 1;
         else if (!strcmp(a, "--requests")) c.requests = atoi(v);
         else if (!strcmp(a, "--warmup")) c.warmup = atoi(v);
         else if (!strcmp(a, "--min-s")) c.min_s = atof(v);
@@ -146,7 +214,9 @@ int cmd_bench(int argc, char **argv)
         if (c.requests == 200) c.requests = 100;
         c.warmup = 20, c.min_s = 1, c.max_s = 10;
         c.rate = 200, p99 = 20, refine = 1;
-        title = "quick: causal model [1,60,12]";
+        quick_streams = 1; /* then stream serial + closed 8: short, see below */
+        if (!symbols_given) c.symbols = 4;
+        title = "quick: causal model [1,60,12], stream 1 tick per request";
         if (!strcmp(name, "bench")) name = "bench_quick";
     } else if (preset) {
         fprintf(stderr, "tickinfer bench: unknown preset '%s' (seed, quick)\n", preset);
@@ -180,45 +250,19 @@ int cmd_bench(int argc, char **argv)
             return cli_fail("bench", e);
         }
     }
-    ti_lg_point *pts = calloc(MAX_POINTS, sizeof *pts);
-    int np = 0;
-    if (!pts) e = ti_errorf(TI_ERR_NOMEM, "bench: out of memory");
-    char tl[256];
-    snprintf(tl, sizeof tl, "%s", targets);
-    for (char *ts = NULL, *t = strtok_r(tl, ",", &ts); t && !e; t = strtok_r(NULL, ",", &ts)) {
-        if ((e = ti_lg_target_parse(&c.target, t)) != TI_OK) break;
-        char ml[128];
-        snprintf(ml, sizeof ml, "%s", modes);
-        for (char *ms = NULL, *m = strtok_r(ml, ",", &ms); m && !e; m = strtok_r(NULL, ",", &ms)) {
-            ti_lg_config pc = c;
-            if (!strcmp(m, "serial") || !strcmp(m, "open")) {
-                pc.mode = !strcmp(m, "serial") ? TI_LG_SERIAL : TI_LG_OPEN;
-                pc.concurrency = pc.mode == TI_LG_OPEN ? (conc ? clist[nc - 1] : 8) : 1;
-                if (np >= MAX_POINTS) break;
-                if (!(e = ti_lg_run_point(&pts[np], &pc, NULL))) print_point(&pts[np++]);
-            } else if (!strcmp(m, "closed")) {
-                pc.mode = TI_LG_CLOSED;
-                for (int k = 0; k < nc && !e && np < MAX_POINTS; k++) {
-                    pc.concurrency = clist[k];
-                    if (!(e = ti_lg_run_point(&pts[np], &pc, NULL))) print_point(&pts[np++]);
-                }
-            } else if (!strcmp(m, "rate-sweep")) {
-                pc.concurrency = conc ? clist[nc - 1] : 8;
-                int got = 0;
-                double best = 0;
-                e = ti_lg_rate_sweep(pts + np, MAX_POINTS - np, &got, &best, &pc, NULL, p99, refine);
-                for (int k = 0; k < got; k++) print_point(&pts[np + k]);
-                np += got;
-                if (!e) printf("%s: highest rate holding p99 <= %g ms: %.1f req/s\n", t, p99, best);
-            } else {
-                e = ti_errorf(TI_ERR_INVALID_ARG, "bench: unknown mode '%s' (serial, closed, open, rate-sweep)", m);
-            }
-        }
+    plan pl = {.pts = calloc(MAX_POINTS, sizeof *pl.pts), .nc = nc, .open_conc = conc ? clist[nc - 1] : 8,
+               .p99 = p99, .refine = refine};
+    memcpy(pl.clist, clist, (size_t)nc * sizeof *clist);
+    if (!pl.pts) e = ti_errorf(TI_ERR_NOMEM, "bench: out of memory");
+    if (!e) e = run_targets(&pl, &c, targets, modes);
+    if (!e && quick_streams) { /* stream points are cheap and many: serial and 8 clients only */
+        pl.clist[0] = 8, pl.nc = 1;
+        e = run_targets(&pl, &c, "stream", "serial,closed");
     }
-    if (!e && np > 0) e = ti_lg_report_write(out, name, title, pts, np);
+    if (!e && pl.np > 0) e = ti_lg_report_write(out, name, title, pl.pts, pl.np);
     if (!e) printf("bench: wrote %s/%s.{json,md} and plots\n", out, name);
-    for (int k = 0; k < np; k++) ti_lg_point_free(&pts[k]);
-    free(pts);
+    for (int k = 0; k < pl.np; k++) ti_lg_point_free(&pl.pts[k]);
+    free(pl.pts);
     if (srv) {
         ti_server_drain(srv, 5000);
         ti_server_destroy(srv);

@@ -21,7 +21,8 @@ static void usage(void)
            "  --host ADDR           bind address (127.0.0.1)\n"
            "  --port N              port (8000; 0 = any free port, printed)\n"
            "  --http-threads N      HTTP threads (2)\n"
-           "  --workers N           inference threads per model (1)\n"
+           "  --workers N           inference workers per model (1)\n"
+           "  --intra-op-threads N  threads sharing each worker's forward (0: cores / workers)\n"
            "  --max-batch N         rows per forward (32)\n"
            "  --max-delay-us N      wait this long to fill a batch (0: take what is queued)\n"
            "  --preferred-batch N   dispatch once N rows are gathered (0 = max batch)\n"
@@ -73,6 +74,7 @@ int cmd_serve(int argc, char **argv)
         else if (strcmp(a, "--port") == 0) bad = parse_int(v, 0, 65535, &cfg.port);
         else if (strcmp(a, "--http-threads") == 0) bad = parse_int(v, 1, 256, &cfg.http_threads);
         else if (strcmp(a, "--workers") == 0) bad = parse_int(v, 1, 256, &cfg.workers_per_model);
+        else if (strcmp(a, "--intra-op-threads") == 0) bad = parse_int(v, 0, 1024, &cfg.intra_op_threads);
         else if (strcmp(a, "--max-batch") == 0) bad = parse_int(v, 1, 4096, &cfg.max_batch);
         else if (strcmp(a, "--max-delay-us") == 0) bad = parse_int(v, 0, 10000000, &cfg.max_queue_delay_us);
         else if (strcmp(a, "--preferred-batch") == 0) bad = parse_int(v, 0, 4096, &cfg.preferred_batch);

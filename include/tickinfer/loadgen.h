@@ -10,9 +10,10 @@
  *                 once (latency is measured from the intended time: no coordinated
  *                 omission).
  *   runner        one measurement point: serial, closed loop at a concurrency, or open loop
- *                 at a rate, against /predict, /predict_np, v2 JSON, v2 binary or the
- *                 in-process forward; HDR-style latency histogram, wall-clock throughput,
- *                 errors by kind and the server's queue/compute split from /metrics.
+ *                 at a rate, against /predict, /predict_np, v2 JSON, v2 binary, the tick
+ *                 streams (/v1/streams/{symbol}/ticks) or the in-process forward;
+ *                 HDR-style latency histogram, wall-clock throughput, errors by kind and
+ *                 the server's queue/compute split from /metrics.
  *
  *   ti_lg_config c;  ti_lg_config_default(&c);  c.port = 8000;  c.mode = TI_LG_CLOSED;
  *   c.concurrency = 8;  ti_lg_point p;  ti_lg_run_point(&p, &c, NULL);
@@ -95,16 +96,19 @@ typedef enum ti_lg_target {
     TI_LG_V2_JSON,      /* POST /v2/models/{m}/infer JSON */
     TI_LG_V2_BINARY,    /* same, binary tensor extension */
     TI_LG_INPROC,       /* ti_model_forward, no HTTP */
+    TI_LG_STREAM,       /* POST /v1/streams/{symbol}/ticks, `batch` ticks of F features */
     TI_LG_TARGET__COUNT
 } ti_lg_target;
 
 typedef enum ti_lg_mode { TI_LG_SERIAL = 0, TI_LG_CLOSED, TI_LG_OPEN, TI_LG_MODE__COUNT } ti_lg_mode;
 
-const char *ti_lg_target_name(ti_lg_target t); /* "predict", "predict_np", "v2_json", ... */
+const char *ti_lg_target_name(ti_lg_target t); /* "predict", "predict_np", "v2_json", ..., "stream" */
 ti_err ti_lg_target_parse(ti_lg_target *out, const char *name);
 const char *ti_lg_mode_name(ti_lg_mode m);     /* "serial", "closed", "open" */
 
 #define TI_LG_MAX_CONCURRENCY 1024
+/* Streams one stream point may open: the server's stream table holds 4096 per model. */
+#define TI_LG_MAX_STREAMS 4096
 
 typedef struct ti_lg_config {
     ti_lg_target target;
@@ -113,7 +117,8 @@ typedef struct ti_lg_config {
     int port;               /* 8000 */
     char model[64];         /* server model name (v2 path, ?model=); "" = server default */
     char model_path[1024];  /* checkpoint for TI_LG_INPROC */
-    int batch, T, F;        /* request tensor [batch,T,F]: 1, 60, 12 */
+    int batch, T, F;        /* request tensor [batch,T,F]: 1, 60, 12; stream: batch ticks of F (T unused) */
+    int symbols;            /* stream: symbols per client "S<client>_<k>", k cycling per send (1) */
     int concurrency;        /* closed: clients; open: connections sending (1 for serial) */
     double rate;            /* open loop: requests per second */
     int requests;           /* measured requests, 200 (closed/serial); open: rate*min_s */
@@ -145,7 +150,8 @@ typedef struct ti_lg_point {
 /* Run one point.  model: an already loaded model for TI_LG_INPROC (NULL: load
  * cfg->model_path).  Request failures are counted, not returned; the call fails only on
  * bad config, a body too large to build, or no successful request at all (TI_ERR_IO with
- * the first error's message). */
+ * the first error's message).  TI_LG_STREAM leaves its streams open on the server: a later
+ * point's client c appends to the same symbols S<c>_<k>. */
 ti_err ti_lg_run_point(ti_lg_point *out, const ti_lg_config *cfg, void *model);
 void ti_lg_point_free(ti_lg_point *p);
 

@@ -12,7 +12,7 @@
 extern "C" {
 #endif
 
-#define TI_PLOT_MAX_SERIES 8
+#define TI_PLOT_MAX_SERIES 12
 
 typedef enum ti_plot_style { TI_PLOT_POINTS = 0, TI_PLOT_LINE = 1, TI_PLOT_LINE_POINTS = 2 } ti_plot_style;
 

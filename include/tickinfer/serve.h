@@ -40,6 +40,8 @@ typedef struct ti_server_config {
     int port;                  /* 8000; 0 = ephemeral (ti_server_port tells) */
     int http_threads;          /* libmicrohttpd thread pool, 2 */
     int workers_per_model;     /* inference threads per model, 1 */
+    int intra_op_threads;      /* threads sharing one forward (per worker); 0 = the online
+                                * cores / workers_per_model, at least 1 */
     int max_batch;             /* rows per forward, 32 */
     int max_queue_delay_us;    /* how long a worker waits to fill a batch, 0 (see docs/serving.md) */
     int preferred_batch;       /* stop waiting once this many rows are in hand; 0 = max_batch */

@@ -49,7 +49,8 @@ static void sb_text(sbuf *b, const char *s)
 }
 
 static const char *const k_colors[TI_PLOT_MAX_SERIES] = {"#1f77b4", "#d62728", "#2ca02c", "#ff7f0e",
-                                                          "#9467bd", "#8c564b", "#e377c2", "#17becf"};
+                                                          "#9467bd", "#8c564b", "#e377c2", "#17becf",
+                                                          "#bcbd22", "#7f7f7f", "#393b79", "#ad494a"};
 
 static int usable(double v, int log_axis) { return isfinite(v) && (!log_axis || v > 0); }
 static double tr(double v, int log_axis) { return log_axis ? log10(v) : v; }

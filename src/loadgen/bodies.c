@@ -8,7 +8,8 @@
 
 #define MAX_BODY (512u << 20)
 
-static const char *const g_targets[TI_LG_TARGET__COUNT] = {"predict", "predict_np", "v2_json", "v2_binary", "inproc"};
+static const char *const g_targets[TI_LG_TARGET__COUNT] = {"predict", "predict_np", "v2_json", "v2_binary", "inproc",
+                                                            "stream"};
 static const char *const g_modes[TI_LG_MODE__COUNT] = {"serial", "closed", "open"};
 
 const char *ti_lg_target_name(ti_lg_target t) { return (int)t >= 0 && t < TI_LG_TARGET__COUNT ? g_targets[t] : "?"; }
@@ -21,7 +22,8 @@ ti_err ti_lg_target_parse(ti_lg_target *out, const char *name)
             *out = (ti_lg_target)i;
             return TI_OK;
         }
-    return ti_errorf(TI_ERR_INVALID_ARG, "bench: unknown target '%s' (predict, predict_np, v2_json, v2_binary, inproc)",
+    return ti_errorf(TI_ERR_INVALID_ARG,
+                     "bench: unknown target '%s' (predict, predict_np, v2_json, v2_binary, inproc, stream)",
                      name ? name : "");
 }
 
@@ -63,18 +65,25 @@ static int sb_floats(sb *s, const float *x, size_t n)
     return 0;
 }
 
+/* Nested [T][F] list. */
+static int sb_rows(sb *s, const float *x, int T, int F)
+{
+    int bad = sb_str(s, "[");
+    for (int t = 0; t < T && !bad; t++) {
+        bad |= sb_str(s, t ? ",[" : "[");
+        bad |= sb_floats(s, x + (size_t)t * (size_t)F, (size_t)F);
+        bad |= sb_str(s, "]");
+    }
+    return bad | sb_str(s, "]");
+}
+
 /* Nested [B][T][F] list. */
 static int sb_nested(sb *s, const float *x, int B, int T, int F)
 {
     int bad = sb_str(s, "[");
     for (int b = 0; b < B && !bad; b++) {
-        bad |= sb_str(s, b ? ",[" : "[");
-        for (int t = 0; t < T && !bad; t++) {
-            bad |= sb_str(s, t ? ",[" : "[");
-            bad |= sb_floats(s, x + ((size_t)b * (size_t)T + (size_t)t) * (size_t)F, (size_t)F);
-            bad |= sb_str(s, "]");
-        }
-        bad |= sb_str(s, "]");
+        bad |= sb_str(s, b ? "," : "");
+        bad |= sb_rows(s, x + (size_t)b * (size_t)T * (size_t)F, T, F);
     }
     return bad | sb_str(s, "]");
 }
@@ -92,6 +101,28 @@ static int sb_npy(sb *s, const float *x, int B, int T, int F)
     for (size_t i = 0; i < pad && !bad; i++) bad |= sb_str(s, " ");
     bad |= sb_str(s, "\n");
     return bad | sb_put(s, x, (size_t)B * (size_t)T * (size_t)F * sizeof(float));
+}
+
+/* One path per client and symbol: /v1/streams/S<client>_<k>/ticks[?model=m]. */
+static ti_err build_stream_paths(lg_request *r, const ti_lg_config *c, const char *query)
+{
+    if (c->symbols < 1 || c->concurrency < 1 || (long long)c->symbols * c->concurrency > TI_LG_MAX_STREAMS)
+        return ti_errorf(TI_ERR_INVALID_ARG, "bench: stream: %d clients x %d symbols not in [1, %d] streams",
+                         c->concurrency, c->symbols, TI_LG_MAX_STREAMS);
+    size_t n = (size_t)c->concurrency * (size_t)c->symbols;
+    r->stream_paths = malloc(n * sizeof *r->stream_paths);
+    if (!r->stream_paths) return ti_errorf(TI_ERR_NOMEM, "bench: out of memory for %zu stream paths", n);
+    for (size_t i = 0; i < n; i++)
+        snprintf(r->stream_paths[i], LG_PATH_MAX, "/v1/streams/S%zu_%zu/ticks%s", i / (size_t)c->symbols,
+                 i % (size_t)c->symbols, query);
+    r->symbols = c->symbols;
+    return TI_OK;
+}
+
+const char *lg_request_path(const lg_request *r, int client, uint64_t send)
+{
+    if (!r->stream_paths) return r->path;
+    return r->stream_paths[(size_t)client * (size_t)r->symbols + (size_t)(send % (uint64_t)r->symbols)];
 }
 
 ti_err lg_request_build(lg_request *r, const ti_lg_config *c)
@@ -150,6 +181,11 @@ ti_err lg_request_build(lg_request *r, const ti_lg_config *c)
         }
         break;
     }
+    case TI_LG_STREAM: /* batch rows = ticks per request */
+        snprintf(r->path, sizeof r->path, "/v1/streams/S0_0/ticks%s", q);
+        snprintf(r->headers, sizeof r->headers, "Content-Type: application/json\r\n");
+        bad = sb_str(&b, "{\"features\": ") | sb_rows(&b, r->x, c->batch, c->F) | sb_str(&b, "}");
+        break;
     case TI_LG_INPROC:
         break;
     default:
@@ -164,12 +200,15 @@ ti_err lg_request_build(lg_request *r, const ti_lg_config *c)
     }
     r->body = b.p;
     r->body_len = b.n;
-    return TI_OK;
+    ti_err e = c->target == TI_LG_STREAM ? build_stream_paths(r, c, q) : TI_OK;
+    if (e) lg_request_free(r);
+    return e;
 }
 
 void lg_request_free(lg_request *r)
 {
     free(r->body);
     free(r->x);
+    free(r->stream_paths);
     memset(r, 0, sizeof *r);
 }

@@ -148,7 +148,7 @@ static ti_err write_plots(const char *dir, const char *name, const ti_lg_point *
     snprintf(path, sizeof path, "%s/%s_latency.svg", dir, name);
     ti_err e = ti_plot_write_svg(&pl, path);
     /* Percentiles: x = "nines" -log10(1 - q) (p50 0.3, p90 1, p99 2, p99.9 3, max 4). */
-    ti_plot pp = {.title = "latency percentiles (first 8 points)", .xlabel = "nines: -log10(1 - q) (4 = max)", .ylabel = "latency, ms", .log_y = 1};
+    ti_plot pp = {.title = "latency percentiles (first 12 points)", .xlabel = "nines: -log10(1 - q) (4 = max)", .ylabel = "latency, ms", .log_y = 1};
     static const double nines[5] = {0.30103, 1, 2, 3, 4};
     double *px = ys + n;
     for (int i = 0; !e && i < n && pp.n_series < TI_PLOT_MAX_SERIES; i++) {

@@ -2,7 +2,8 @@
  * indices from a shared counter.  Closed loop: a worker sends its next request when the
  * previous one answers.  Open loop: send i is due at the scheduler's intended time and
  * its latency counts from that time, so a slow server cannot slow the clock that
- * measures it.  The first `warmup` indices are not measured. */
+ * measures it.  The first `warmup` indices are not measured.  Stream target: worker c sends
+ * its n-th request to symbol S<c>_<n mod symbols>, so each client ticks its own symbols. */
 #include <math.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -33,6 +34,8 @@ typedef struct shared {
 typedef struct worker {
     shared *sh;
     pthread_t th;
+    int id;                    /* client index: picks its stream symbols */
+    uint64_t sent;             /* its sends so far */
     ti_hist hist;
     uint64_t n_ok, errors[TI_LG_ERR__COUNT];
     ti_err first_err;
@@ -47,6 +50,7 @@ void ti_lg_config_default(ti_lg_config *c)
     c->batch = 1;
     c->T = 60;
     c->F = 12;
+    c->symbols = 1;
     c->concurrency = 1;
     c->rate = 100;
     c->requests = 200;
@@ -137,7 +141,8 @@ static void *worker_main(void *arg)
             if (!ok) snprintf(why, sizeof why, "%s", ti_errmsg());
         } else {
             ti_http_response r;
-            e = ti_http_client_request(cl, &r, "POST", sh->req->path, sh->req->headers, sh->req->body, sh->req->body_len);
+            const char *path = lg_request_path(sh->req, w->id, w->sent++);
+            e = ti_http_client_request(cl, &r, "POST", path, sh->req->headers, sh->req->body, sh->req->body_len);
             if (e) {
                 kind = ti_http_client_last_kind(cl);
                 snprintf(why, sizeof why, "%s", ti_errmsg());
@@ -191,6 +196,10 @@ static ti_err check_config(const ti_lg_config *c)
         return ti_errorf(TI_ERR_INVALID_ARG, "bench: requests/warmup/min_s must be >= 0, max_s in (0, 3600], timeout > 0");
     if (c->mode == TI_LG_OPEN && !(c->rate > 0 && c->rate <= 1e7))
         return ti_errorf(TI_ERR_INVALID_ARG, "bench: open-loop rate %g not in (0, 1e7]", c->rate);
+    int clients = c->mode == TI_LG_SERIAL ? 1 : c->concurrency;
+    if (c->target == TI_LG_STREAM && (c->symbols < 1 || (long long)clients * c->symbols > TI_LG_MAX_STREAMS))
+        return ti_errorf(TI_ERR_INVALID_ARG, "bench: stream: %d clients x %d symbols not in [1, %d] streams", clients,
+                         c->symbols, TI_LG_MAX_STREAMS);
     return TI_OK;
 }
 
@@ -243,6 +252,7 @@ ti_err ti_lg_run_point(ti_lg_point *out, const ti_lg_config *cfg, void *model)
     if (e) return e;
     ti_lg_config c = *cfg;
     if (c.mode == TI_LG_SERIAL) c.concurrency = 1;
+    if (c.target == TI_LG_STREAM) c.T = 1; /* a request is `batch` ticks (rows) of F features */
     ti_model *owned = NULL;
     if (c.target == TI_LG_INPROC && !model) {
         if ((e = ti_model_load(&owned, NULL, c.model_path, NULL)) != TI_OK) return ti_error_wrap(e, "bench: ");
@@ -273,6 +283,7 @@ ti_err ti_lg_run_point(ti_lg_point *out, const ti_lg_config *cfg, void *model)
     if (!e && c.target != TI_LG_INPROC) scrape(&s0, &c);
     for (int k = 0; k < c.concurrency && !e; k++) {
         w[k].sh = &sh;
+        w[k].id = k;
         e = ti_hist_init(&w[k].hist, HIST_MAX_NS, 7);
     }
     if (!e) {

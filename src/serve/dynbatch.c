@@ -2,6 +2,7 @@
 #include "serve/dynbatch.h"
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,6 +16,7 @@ typedef struct worker {
     pthread_t thread;
     int started;
     ti_runstate *rs;
+    ti_pool *pool;   /* intra-op threads of this worker's forwards; NULL: none */
     float *x, *y;    /* [max_batch, context, F], [max_batch, context] */
     ti_job **taken;  /* [max_batch] jobs of the current batch */
 } worker;
@@ -27,6 +29,7 @@ struct ti_dynbatch {
     pthread_cond_t cv;
     ti_job *head, *tail;
     int queued, stopping;
+    atomic_uint_fast64_t executions;
     worker *w;
 };
 
@@ -50,7 +53,8 @@ static void run_alone(worker *w, ti_job *j)
     j->t_start_ns = ti_now_ns();
     for (int r0 = 0; r0 < j->B && !e; r0 += b->o.max_batch) {
         int n = j->B - r0 < b->o.max_batch ? j->B - r0 : b->o.max_batch;
-        e = ti_model_forward(b->m, w->rs, j->y + (size_t)r0 * ys, j->x + (size_t)r0 * xs, n, j->T, NULL);
+        e = ti_model_forward(b->m, w->rs, j->y + (size_t)r0 * ys, j->x + (size_t)r0 * xs, n, j->T, w->pool);
+        atomic_fetch_add(&b->executions, 1);
     }
     j->batch_rows = j->B < b->o.max_batch ? j->B : b->o.max_batch;
     job_finish(j, e, e ? ti_errmsg() : "");
@@ -140,7 +144,8 @@ static void *worker_main(void *arg)
                 memcpy(w->x + off * xs, w->taken[k]->x, (size_t)w->taken[k]->B * xs * sizeof(float));
                 off += (size_t)w->taken[k]->B;
             }
-            ti_err e = ti_model_forward(b->m, w->rs, w->y, w->x, rows, T, NULL);
+            ti_err e = ti_model_forward(b->m, w->rs, w->y, w->x, rows, T, w->pool);
+            atomic_fetch_add(&b->executions, 1);
             const char *msg = e ? ti_errmsg() : "";
             off = 0;
             for (int k = 0; k < n; k++) {
@@ -160,6 +165,7 @@ static void *worker_main(void *arg)
 static void worker_free(worker *w)
 {
     ti_runstate_destroy(w->rs);
+    ti_pool_destroy(w->pool);
     ti_free_aligned(w->x);
     ti_free_aligned(w->y);
     free(w->taken);
@@ -187,9 +193,9 @@ ti_err ti_dynbatch_create(ti_dynbatch **out, const ti_model *m, const ti_dynbatc
     *out = NULL;
     if (!m || !o || o->n_workers < 1 || o->n_workers > 256 || o->max_batch < 1 || o->max_batch > 4096 ||
         o->max_queue_delay_us < 0 || o->max_queue_delay_us > 10000000 || o->preferred_batch < 0 ||
-        o->preferred_batch > o->max_batch)
-        return ti_errorf(TI_ERR_INVALID_ARG,
-                         "batcher: need 1..256 workers, max_batch 1..4096, delay 0..10 s, preferred_batch 0..max_batch");
+        o->preferred_batch > o->max_batch || o->intra_op_threads < 0 || o->intra_op_threads > 1024)
+        return ti_errorf(TI_ERR_INVALID_ARG, "batcher: need 1..256 workers, max_batch 1..4096, delay 0..10 s, "
+                                             "preferred_batch 0..max_batch, intra_op_threads 0..1024");
     ti_dynbatch *b = calloc(1, sizeof *b);
     if (!b) return ti_errorf(TI_ERR_NOMEM, "batcher: out of memory");
     const ti_model_config *cfg = ti_model_get_config(m);
@@ -215,6 +221,7 @@ ti_err ti_dynbatch_create(ti_dynbatch **out, const ti_model *m, const ti_dynbatc
         worker *w = &b->w[i];
         w->b = b;
         e = ti_runstate_create(&w->rs, m, o->max_batch, 0, 0);
+        if (!e && o->intra_op_threads > 1) e = ti_pool_create(&w->pool, o->intra_op_threads);
         if (e) break;
         w->x = ti_malloc_aligned(rows * T * (size_t)b->F * sizeof(float), 64);
         w->y = ti_malloc_aligned(rows * T * sizeof(float), 64);
@@ -262,3 +269,5 @@ int ti_dynbatch_queued(ti_dynbatch *b)
     pthread_mutex_unlock(&b->mu);
     return n;
 }
+
+uint64_t ti_dynbatch_executions(ti_dynbatch *b) { return atomic_load(&b->executions); }

@@ -37,6 +37,7 @@ typedef struct ti_dynbatch_opts {
     int max_batch;          /* >= 1 */
     int max_queue_delay_us; /* >= 0 */
     int preferred_batch;    /* 0, or stop waiting once this many rows are gathered */
+    int intra_op_threads;   /* threads per forward (each worker owns a pool); <= 1: none */
 } ti_dynbatch_opts;
 
 typedef struct ti_dynbatch ti_dynbatch;
@@ -50,5 +51,7 @@ void ti_dynbatch_destroy(ti_dynbatch *b);
 ti_err ti_dynbatch_submit(ti_dynbatch *b, ti_job *j);
 /* Jobs waiting (not yet taken by a worker). */
 int ti_dynbatch_queued(ti_dynbatch *b);
+/* Forward passes run so far (a batch of several jobs counts once). */
+uint64_t ti_dynbatch_executions(ti_dynbatch *b);
 
 #endif

@@ -3,10 +3,11 @@
 
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 static const char *const k_ep_names[TI_EP__COUNT] = {
     "v2_server", "health", "model_metadata", "model_ready", "infer", "predict", "predict_np",
-    "repository", "metrics", "openapi", "stream", "other"};
+    "repository", "metrics", "openapi", "stream", "model_config", "model_stats", "other"};
 
 /* Status codes with their own counter; anything else counts as the last ("other"). */
 static const int k_codes[TI_MET_N_CODES] = {200, 400, 401, 403, 404, 405, 406, 408,
@@ -56,13 +57,20 @@ uint64_t ti_metrics_count(const ti_metrics *m, ti_endpoint ep, int http_status)
     return atomic_load(&m->req[ep][code_index(http_status)]);
 }
 
-static ti_met_model *model_row(ti_metrics *m, const char *name)
+const ti_met_model *ti_metrics_find(const ti_metrics *m, const char *model)
 {
     int n = atomic_load(&m->n_models);
     for (int i = 0; i < n; i++)
-        if (strcmp(m->model[i].name, name) == 0) return &m->model[i];
+        if (strcmp(m->model[i].name, model) == 0) return &m->model[i];
+    return NULL;
+}
+
+static ti_met_model *model_row(ti_metrics *m, const char *name)
+{
+    const ti_met_model *seen = ti_metrics_find(m, name);
+    if (seen) return (ti_met_model *)seen;
     pthread_mutex_lock(&m->mu);
-    n = atomic_load(&m->n_models);
+    int n = atomic_load(&m->n_models);
     ti_met_model *row = NULL;
     for (int i = 0; i < n && !row; i++)
         if (strcmp(m->model[i].name, name) == 0) row = &m->model[i];
@@ -91,6 +99,9 @@ void ti_metrics_infer(ti_metrics *m, const char *model, int ok, int rows, uint64
     atomic_fetch_add(&r->batch[i], 1);
     atomic_fetch_add(&r->batch_count, 1);
     atomic_fetch_add(&r->batch_sum, (uint64_t)batch_rows);
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    atomic_store(&r->last_ms, (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u);
 }
 
 static ti_err render_hist(ti_sbuf *o, const char *metric, const char *labels, const ti_met_hist *h)

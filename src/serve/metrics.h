@@ -25,6 +25,8 @@ typedef enum ti_endpoint {
     TI_EP_METRICS,
     TI_EP_OPENAPI,
     TI_EP_STREAM,        /* POST /v1/streams/{symbol}/ticks, DELETE /v1/streams/{symbol} */
+    TI_EP_MODEL_CONFIG,  /* GET /v2/models/{m}[/versions/{v}]/config */
+    TI_EP_MODEL_STATS,   /* GET /v2/models[/{m}[/versions/{v}]]/stats */
     TI_EP_OTHER,
     TI_EP__COUNT
 } ti_endpoint;
@@ -47,6 +49,7 @@ typedef struct ti_met_model {
     ti_met_hist queue, compute, total;
     atomic_uint_fast64_t batch[TI_MET_N_BATCH];
     atomic_uint_fast64_t batch_count, batch_sum;
+    atomic_uint_fast64_t last_ms; /* wall clock (ms since the epoch) of the last success */
 } ti_met_model;
 
 typedef struct ti_metrics {
@@ -62,6 +65,8 @@ void ti_metrics_free(ti_metrics *m);
 void ti_metrics_request(ti_metrics *m, ti_endpoint ep, int http_status, uint64_t total_ns);
 void ti_metrics_infer(ti_metrics *m, const char *model, int ok, int rows, uint64_t queue_ns, uint64_t compute_ns,
                       uint64_t total_ns, int batch_rows);
+/* The row of a model name, NULL if it has served nothing yet. */
+const ti_met_model *ti_metrics_find(const ti_metrics *m, const char *model);
 /* gauges: in-flight requests, loaded models */
 ti_err ti_metrics_render(const ti_metrics *m, ti_sbuf *out, int inflight, int models_loaded);
 /* Tests: the count of requests seen for (ep, status). */

@@ -69,6 +69,7 @@ static int match(ti_request *r, char seg[MAX_SEGS][TI_MODEL_MAX_NAME], int n, in
         return -1;
     }
     if (strcmp(seg[1], "models") != 0 || n < 3) return -1;
+    if (n == 3 && strcmp(seg[2], "stats") == 0) return r->model_name[0] = '\0', r->ep = TI_EP_MODEL_STATS, 0;
     snprintf(r->model_name, sizeof r->model_name, "%s", seg[2]);
     int k = 3;
     if (n >= 5 && strcmp(seg[3], "versions") == 0) {
@@ -78,6 +79,8 @@ static int match(ti_request *r, char seg[MAX_SEGS][TI_MODEL_MAX_NAME], int n, in
     }
     if (n == k) return r->ep = TI_EP_MODEL_META, 0;
     if (n == k + 1 && strcmp(seg[k], "ready") == 0) return r->ep = TI_EP_MODEL_READY, 0;
+    if (n == k + 1 && strcmp(seg[k], "config") == 0) return r->ep = TI_EP_MODEL_CONFIG, 0;
+    if (n == k + 1 && strcmp(seg[k], "stats") == 0) return r->ep = TI_EP_MODEL_STATS, 0;
     if (n == k + 1 && strcmp(seg[k], "infer") == 0) return r->ep = TI_EP_INFER, *want_post = 1, 0;
     return -1;
 }
@@ -358,19 +361,26 @@ enum MHD_Result ti_handle(ti_request *r)
     switch (r->ep) {
     case TI_EP_V2_SERVER:
         e = ti_sbuf_puts(&r->out, "{\"name\":\"tickinfer\",\"version\":\"" TI_VERSION_STRING
-                                  "\",\"extensions\":[\"binary_tensor_data\",\"model_repository\"]}");
+                                  "\",\"extensions\":[\"binary_tensor_data\",\"model_repository\","
+                                  "\"model_configuration\",\"statistics\"]}");
         return respond_json_or_500(r, e);
     case TI_EP_HEALTH:
         if (strcmp(r->action, "live") == 0) return respond_json_or_500(r, ti_sbuf_puts(&r->out, "{\"live\":true}"));
         if (atomic_load(&s->draining) || count_loaded(&s->reg) == 0)
             return ti_respond_error(r, 503, "not ready: %s", atomic_load(&s->draining) ? "shutting down" : "no model loaded");
         return respond_json_or_500(r, ti_sbuf_puts(&r->out, "{\"ready\":true}"));
+    case TI_EP_MODEL_STATS:
+        if (!r->model_name[0]) return respond_json_or_500(r, ti_v2_write_model_stats(r, NULL));
+        /* fall through */
     case TI_EP_MODEL_META:
     case TI_EP_MODEL_READY:
+    case TI_EP_MODEL_CONFIG:
         m = ti_registry_get(&s->reg, r->model_name, r->model_version);
         if (!m) return not_loaded(r);
         r->model = m; /* released with the slot */
         if (r->ep == TI_EP_MODEL_META) e = ti_v2_write_model_meta(r, m);
+        else if (r->ep == TI_EP_MODEL_CONFIG) e = ti_v2_write_model_config(r, m);
+        else if (r->ep == TI_EP_MODEL_STATS) e = ti_v2_write_model_stats(r, m);
         else {
             e = ti_sbuf_puts(&r->out, "{\"name\":");
             if (!e) e = ti_sbuf_json_str(&r->out, m->name);

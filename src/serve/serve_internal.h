@@ -93,6 +93,10 @@ ti_err ti_request_reserve(ti_request *r, size_t n_x, size_t n_y);
 ti_err ti_v2_parse_infer(ti_request *r, const char *body, size_t len, size_t header_len);
 ti_err ti_v2_write_infer(ti_request *r);
 ti_err ti_v2_write_model_meta(ti_request *r, const ti_model_entry *e);
+/* proto_v2_ext.c: Triton's model configuration and statistics extensions; stats of every
+ * loaded model when e is NULL. */
+ti_err ti_v2_write_model_config(ti_request *r, const ti_model_entry *e);
+ti_err ti_v2_write_model_stats(ti_request *r, const ti_model_entry *e);
 /* proto_simple.c: /predict and /predict_np */
 ti_err ti_predict_parse_json(ti_request *r);
 ti_err ti_predict_parse_npy(ti_request *r);

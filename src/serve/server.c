@@ -11,6 +11,7 @@
 #include "serve/serve_internal.h"
 #include "tickinfer/alloc.h"
 #include "tickinfer/clock.h"
+#include "tickinfer/cpu.h"
 
 void ti_server_config_default(ti_server_config *c)
 {
@@ -283,6 +284,8 @@ ti_err ti_server_create(ti_server **out, const ti_server_config *cfg)
     if (c.port < 0 || c.port > 65535) return ti_errorf(TI_ERR_INVALID_ARG, "serve: port %d out of range", c.port);
     if (c.http_threads < 1 || c.http_threads > 256 || c.workers_per_model < 1 || c.workers_per_model > 256)
         return ti_errorf(TI_ERR_INVALID_ARG, "serve: http_threads and workers_per_model must be 1..256");
+    if (c.intra_op_threads < 0 || c.intra_op_threads > 1024)
+        return ti_errorf(TI_ERR_INVALID_ARG, "serve: intra_op_threads must be 0 (auto) .. 1024");
     if (c.max_inflight < 1 || c.max_inflight > 65536) return ti_errorf(TI_ERR_INVALID_ARG, "serve: max_inflight must be 1..65536");
     if (c.max_request_rows < 1 || c.max_body_bytes < 1024 || c.max_header_bytes < 4096 || c.idle_timeout_s < 1 ||
         c.max_connections < 1)
@@ -299,6 +302,11 @@ ti_err ti_server_create(ti_server **out, const ti_server_config *cfg)
     s->bo.max_batch = c.max_batch;
     s->bo.max_queue_delay_us = c.max_queue_delay_us;
     s->bo.preferred_batch = c.preferred_batch;
+    if (!s->cfg.intra_op_threads) { /* auto: the cores shared out among the workers */
+        int t = ti_cpu_get()->n_cores_online / c.workers_per_model;
+        s->cfg.intra_op_threads = t > 1 ? t : 1;
+    }
+    s->bo.intra_op_threads = s->cfg.intra_op_threads;
     ti_registry_init(&s->reg);
     ti_metrics_init(&s->met);
     pthread_mutex_init(&s->pool_mu, NULL);

@@ -12,7 +12,7 @@
 
 static const char *const k_top_keys[] = {"models", "server", NULL};
 static const char *const k_server_keys[] = {
-    "host", "port", "http_threads", "workers_per_model", "max_batch", "max_queue_delay_us", "preferred_batch",
+    "host", "port", "http_threads", "workers_per_model", "intra_op_threads", "max_batch", "max_queue_delay_us", "preferred_batch",
     "request_timeout_ms",
     "max_inflight", "max_body_bytes", "max_header_bytes", "idle_timeout_s", "max_connections", "max_request_rows",
     "admin_token", "models_dir", NULL};
@@ -65,6 +65,7 @@ ti_err ti_server_config_load(ti_server_config *cfg, const char *path)
     if (!e) e = get_int(c, "port", &cfg->port, 0, 65535);
     if (!e) e = get_int(c, "http_threads", &cfg->http_threads, 1, 256);
     if (!e) e = get_int(c, "workers_per_model", &cfg->workers_per_model, 1, 256);
+    if (!e) e = get_int(c, "intra_op_threads", &cfg->intra_op_threads, 0, 1024);
     if (!e) e = get_int(c, "max_batch", &cfg->max_batch, 1, 4096);
     if (!e) e = get_int(c, "max_queue_delay_us", &cfg->max_queue_delay_us, 0, 10000000);
     if (!e) e = get_int(c, "preferred_batch", &cfg->preferred_batch, 0, 4096);

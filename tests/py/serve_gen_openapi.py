@@ -35,6 +35,15 @@ model_q = {"name": "model", "in": "query", "required": False, "schema": {"type":
            "description": "model name (default: the first loaded model)"}
 flags = [{"name": n, "in": "query", "required": False, "schema": {"type": "string", "enum": ["0", "1", "true", "false"]}}
          for n in ("all_steps", "normalized")]
+config = {"type": "object", "required": ["name", "max_batch_size", "input", "output"], "properties": {
+    "name": {"type": "string"}, "platform": {"type": "string"}, "backend": {"type": "string"},
+    "max_batch_size": {"type": "integer"}, "input": {"type": "array", "items": obj}, "output": {"type": "array", "items": obj},
+    "dynamic_batching": obj, "instance_group": {"type": "array", "items": obj}, "parameters": obj}}
+stats = {"type": "object", "required": ["model_stats"], "properties": {"model_stats": {"type": "array", "items": {
+    "type": "object", "required": ["name", "version", "inference_count", "execution_count", "inference_stats"],
+    "properties": {"name": {"type": "string"}, "version": {"type": "string"}, "last_inference": {"type": "integer"},
+                   "inference_count": {"type": "integer"}, "execution_count": {"type": "integer"},
+                   "inference_stats": obj, "batch_stats": {"type": "array", "items": obj}}}}}}
 def get(summary, r200, params=None, extra=None):
     op = {"summary": summary, "responses": {"200": r200, **(extra or {})}}
     if params: op["parameters"] = params
@@ -53,6 +62,11 @@ paths = {
     "/v2/models/{model}/versions/{version}": get("Model metadata of a version", resp("metadata", meta), [name_p, ver_p], {"404": err}),
     "/v2/models/{model}/ready": get("Model readiness", resp("ready", obj), [name_p], {"404": err}),
     "/v2/models/{model}/versions/{version}/ready": get("Model version readiness", resp("ready", obj), [name_p, ver_p], {"404": err}),
+    "/v2/models/{model}/config": get("Model configuration (Triton model config JSON)", resp("config", config), [name_p], {"404": err}),
+    "/v2/models/{model}/versions/{version}/config": get("Model configuration of a version", resp("config", config), [name_p, ver_p], {"404": err}),
+    "/v2/models/stats": get("Inference statistics of every loaded model", resp("statistics", stats)),
+    "/v2/models/{model}/stats": get("Inference statistics of a model", resp("statistics", stats), [name_p], {"404": err}),
+    "/v2/models/{model}/versions/{version}/stats": get("Inference statistics of a model version", resp("statistics", stats), [name_p, ver_p], {"404": err}),
     "/v2/models/{model}/infer": infer_op([name_p]),
     "/v2/models/{model}/versions/{version}/infer": infer_op([name_p, ver_p]),
     "/v2/repository/index": {"post": {"summary": "List models and their state",

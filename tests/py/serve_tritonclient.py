@@ -3,7 +3,8 @@
 Called by tests/serve/test_serve_triton.c, which starts the server in-process and writes
 x.npy (raw features [B,T,12]) and y.npy (the in-process forward of the same checkpoint,
 [B,T]) into --dir.  Checks: server/model liveness and readiness, server and model
-metadata, infer with JSON tensors and with binary tensors (in and out), a shape error
+metadata, infer with JSON tensors and with binary tensors (in and out), model config and
+statistics (the Triton extensions perf_analyzer reads), a shape error
 surfacing as InferenceServerException, the repository index, and unload/load with a
 bearer token.  Exit 0 ok, 1 failure, 77 when tritonclient is not installed (skip).
 """
@@ -61,6 +62,12 @@ def main():
             what = f"infer binary_in={binary_in} binary_out={binary_out}"
             check(got is not None and got.shape == y.shape and np.allclose(got, y, rtol=1e-4, atol=1e-4), what)
             check(res.get_response()["id"] == "tc-1", what + " id echoed")
+    cfg = client.get_model_config(a.model)
+    check(cfg["input"][0]["dims"][-1] == x.shape[-1] and cfg["max_batch_size"] >= x.shape[0], "model config")
+    st = client.get_inference_statistics(a.model)["model_stats"][0]
+    ist = st["inference_stats"]
+    check(st["name"] == a.model and ist["success"]["count"] == 4 and st["inference_count"] == 4 * x.shape[0]
+          and ist["compute_infer"]["ns"] > 0, f"inference statistics after 4 infers ({st})")
     try:
         infer(client, a.model, x[:, :, :5].copy(), True, True)
         check(False, "wrong feature count rejected")

@@ -20,6 +20,7 @@ static ti_err start_server(void)
     c.port = 0;
     c.http_threads = 2;
     c.workers_per_model = 2;
+    c.intra_op_threads = 2; /* each worker's forward on a pool: answers must not change */
     c.max_batch = 8;
     c.max_queue_delay_us = 5000; /* long enough that concurrent requests share batches */
     c.max_body_bytes = 1 << 20;
@@ -576,6 +577,57 @@ TI_TEST(metrics_report_requests_and_batches)
     tc_resp_free(&r);
 }
 
+static long long stat_count(json_t *stats, const char *key, const char *field)
+{
+    return json_integer_value(json_object_get(json_object_get(stats, key), field));
+}
+
+/* Triton's model configuration and statistics extensions (what perf_analyzer reads). */
+TI_TEST(config_and_stats_extensions)
+{
+    tc_resp r;
+    TI_CHECK(tc_request(g_port, "GET", "/v2", NULL, NULL, 0, &r) == 0 && r.status == 200);
+    TI_CHECK(body_has(&r, "\"model_configuration\"") && body_has(&r, "\"statistics\""));
+    tc_resp_free(&r);
+    TI_CHECK(tc_request(g_port, "GET", "/v2/models/rv/config", NULL, NULL, 0, &r) == 0 && r.status == 200);
+    json_t *j = body_json(&r);
+    TI_CHECK(j && strcmp(json_string_value(json_object_get(j, "name")), "rv") == 0);
+    TI_CHECK(json_integer_value(json_object_get(j, "max_batch_size")) == 64); /* max_request_rows */
+    json_t *in = json_array_get(json_object_get(j, "input"), 0), *dims = json_object_get(in, "dims");
+    TI_CHECK(strcmp(json_string_value(json_object_get(in, "data_type")), "TYPE_FP32") == 0);
+    TI_CHECK(json_array_size(dims) == 2 && json_integer_value(json_array_get(dims, 0)) == -1 &&
+             json_integer_value(json_array_get(dims, 1)) == 12);
+    json_t *db = json_object_get(j, "dynamic_batching");
+    TI_CHECK(json_integer_value(json_object_get(db, "max_queue_delay_microseconds")) == 5000);
+    TI_CHECK(json_integer_value(json_array_get(json_object_get(db, "preferred_batch_size"), 0)) == 8);
+    TI_CHECK(json_integer_value(json_object_get(json_array_get(json_object_get(j, "instance_group"), 0), "count")) == 2);
+    json_decref(j);
+    tc_resp_free(&r);
+    TI_CHECK(tc_request(g_port, "GET", "/v2/models/nope/config", NULL, NULL, 0, &r) == 0 && r.status == 404);
+    tc_resp_free(&r);
+    /* stats: every earlier infer counted; concurrent requests shared forwards, so fewer
+     * executions than successful requests, and more rows than requests */
+    TI_CHECK(tc_request(g_port, "GET", "/v2/models/rv/versions/1/stats", NULL, NULL, 0, &r) == 0 && r.status == 200);
+    j = body_json(&r);
+    json_t *m = json_array_get(json_object_get(j, "model_stats"), 0), *st = json_object_get(m, "inference_stats");
+    long long ok = stat_count(st, "success", "count"), execs = json_integer_value(json_object_get(m, "execution_count"));
+    long long rows = json_integer_value(json_object_get(m, "inference_count"));
+    TI_CHECK_MSG(ok >= 48 && execs >= 1 && execs < ok && rows > ok, "ok=%lld execs=%lld rows=%lld", ok, execs, rows);
+    TI_CHECK(stat_count(st, "queue", "count") == ok && stat_count(st, "queue", "ns") > 0);
+    TI_CHECK(stat_count(st, "compute_infer", "ns") > 0 &&
+             stat_count(st, "success", "ns") >= stat_count(st, "compute_infer", "ns"));
+    TI_CHECK(json_integer_value(json_object_get(m, "last_inference")) > 1600000000000LL); /* ms since the epoch */
+    json_decref(j);
+    tc_resp_free(&r);
+    TI_CHECK(tc_request(g_port, "GET", "/v2/models/stats", NULL, NULL, 0, &r) == 0 && r.status == 200);
+    j = body_json(&r);
+    TI_CHECK(json_array_size(json_object_get(j, "model_stats")) == 1);
+    json_decref(j);
+    tc_resp_free(&r);
+    TI_CHECK(tc_request(g_port, "GET", "/v2/models/nope/stats", NULL, NULL, 0, &r) == 0 && r.status == 404);
+    tc_resp_free(&r);
+}
+
 TI_TEST(openapi_document_lists_every_route)
 {
     tc_resp r;
@@ -588,7 +640,8 @@ TI_TEST(openapi_document_lists_every_route)
                                        "/v2/models/{model}/versions/{version}/infer", "/v2/repository/index",
                                        "/v2/repository/models/{model}/load", "/v2/repository/models/{model}/unload",
                                        "/predict", "/predict_np", "/metrics", "/openapi.json",
-                                       "/v1/streams/{symbol}/ticks", "/v1/streams/{symbol}"};
+                                       "/v1/streams/{symbol}/ticks", "/v1/streams/{symbol}",
+                                       "/v2/models/{model}/config", "/v2/models/stats", "/v2/models/{model}/stats"};
     for (size_t i = 0; i < sizeof want / sizeof want[0]; i++)
         TI_CHECK_MSG(json_object_get(paths, want[i]) != NULL, "openapi lacks %s", want[i]);
     /* docs/openapi.json is the same document. */
@@ -628,6 +681,7 @@ int main(void)
     TI_RUN(concurrent_mixed_sizes_get_their_own_answers);
     TI_RUN(stream_ticks_match_full_forward);
     TI_RUN(metrics_report_requests_and_batches);
+    TI_RUN(config_and_stats_extensions);
     TI_RUN(openapi_document_lists_every_route);
     TI_RUN(drain_finishes_cleanly);
     ti_server_destroy(g_srv);

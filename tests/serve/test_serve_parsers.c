@@ -203,7 +203,7 @@ TI_TEST(dynbatch_answers_each_job)
     if (!m) return;
     enum { J = 24, F = 12, TMAX = 32 };
     ti_dynbatch *b;
-    ti_dynbatch_opts o = {2, 8, 5000, 0};
+    ti_dynbatch_opts o = {2, 8, 5000, 0, 2}; /* 2 workers, each with 2 intra-op threads */
     TI_CHECK_OK(ti_dynbatch_create(&b, m, &o));
     static float x[J][5 * TMAX * F], y[J][5 * TMAX], ref[5 * TMAX];
     static ti_job jobs[J];
@@ -232,6 +232,9 @@ TI_TEST(dynbatch_answers_each_job)
         batched |= jobs[i].batch_rows > jobs[i].B;
     }
     TI_CHECK_MSG(batched, "no job shared a forward with another");
+    /* forwards counted once per batch: fewer than jobs, the 11-row job took 2 chunks */
+    uint64_t ex = ti_dynbatch_executions(b);
+    TI_CHECK_MSG(ex >= 2 && ex < J, "%llu executions for %d jobs", (unsigned long long)ex, J);
     /* a job whose deadline passed fails without running */
     ti_job late = {.x = x[0], .y = y[0], .B = 1, .T = 32, .done = on_done, .done_ctx = &dc, .deadline_ns = 1};
     TI_CHECK_OK(ti_dynbatch_submit(b, &late));
@@ -240,7 +243,7 @@ TI_TEST(dynbatch_answers_each_job)
     TI_CHECK(late.status == TI_ERR_LIMIT && strstr(late.err, "timed out") != NULL);
     ti_dynbatch_destroy(b);
     /* preferred_batch: two 1-row jobs dispatch at once instead of waiting out a 2 s delay */
-    ti_dynbatch_opts po = {1, 8, 2000000, 2};
+    ti_dynbatch_opts po = {1, 8, 2000000, 2, 1};
     TI_CHECK_OK(ti_dynbatch_create(&b, m, &po));
     ti_job p1 = {.x = x[0], .y = y[0], .B = 1, .T = 32, .done = on_done, .done_ctx = &dc};
     ti_job p2 = {.x = x[3], .y = y[3], .B = 1, .T = 32, .done = on_done, .done_ctx = &dc};
@@ -252,6 +255,7 @@ TI_TEST(dynbatch_answers_each_job)
     TI_CHECK(atomic_load(&dc.n) == J + 3);
     TI_CHECK_MSG(ti_now_ns() - t0 < 1000000000ull, "preferred batch waited %.0f ms", (double)(ti_now_ns() - t0) / 1e6);
     TI_CHECK(p1.batch_rows == 2 && p2.batch_rows == 2);
+    TI_CHECK(ti_dynbatch_executions(b) == 1);
     ti_job bad = {.x = x[0], .y = y[0], .B = 1, .T = 33, .done = on_done, .done_ctx = &dc};
     TI_CHECK_ERR(ti_dynbatch_submit(b, &bad), TI_ERR_INVALID_ARG, "T=33");
     ti_runstate_destroy(rs);
