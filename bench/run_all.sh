@@ -6,6 +6,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 TI=build/release/tickinfer
 if [[ -n "${QUICK:-}" ]]; then
+    mkdir -p bench/results/tmp
     build/release/bench/stream --quick --out bench/results/tmp
     $TI bench --preset quick --out bench/results/tmp --name bench_quick
     build/release/bench/taskq --quick --out bench/results/tmp/taskq_quick.json

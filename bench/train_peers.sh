@@ -18,7 +18,7 @@ lines = ["| model | batch | T | threads | engine | step ms | samples/s | tickinf
 for r in sorted(rows, key=lambda r: (r["model"], r["threads"], r["engine"] != "tickinfer")):
     lines.append(f"| {r['model']} | {r['batch']} | {r['T']} | {r['threads']} | {r['engine']} | {r['step_ms']:.1f} | {r['samples_per_s']:.1f} | {ours[(r['model'], r['threads'])] / r['samples_per_s']:.2f}x |")
 md = "# Training step (forward + backward + AdamW): tickinfer vs PyTorch CPU, one run\n\n" + "\n".join(lines) + \
-     "\n\nPyTorch: Debian's torch 1.13 (eager). Best of several steps. Command: `bash bench/train_peers.sh`.\n\nMachine: " + sys.argv[2] + "\n"
+     "\n\nPyTorch: Debian's torch 1.13 (eager). Best of the timed steps after one warm-up step (tickinfer: 5 rv_causal, 3 tinyrv; PyTorch: 3 and 1, its steps take seconds). Command: `bash bench/train_peers.sh`.\n\nMachine: " + sys.argv[2] + "\n"
 json.dump(rows, open("bench/results/train_peers.json", "w"), indent=1)
 open("bench/results/train_peers.md", "w").write(md)
 print(md)
