@@ -2,8 +2,9 @@
 """One peer table from the per-benchmark results of the same `make bench` run:
 engine, mode, batch, threads, p50, p99, samples/s, ratio to tickinfer (tickinfer samples/s /
 engine samples/s at the same model, mode, batch, threads; > 1 means tickinfer is faster).
-Reads bench/results/{tinyrv_peers,stream.json,stream_peers_raw,train_peers,taskq}.json when
-present; writes bench/results/peers.{json,md}."""
+Reads bench/results/{tinyrv_peers,stream.json,stream_peers_raw,train_peers,taskq,perf_analyzer}.json
+when present; writes bench/results/peers.{json,md}: the model table, the kernel table and the
+load generator cross-check."""
 import json
 import os
 import sys
@@ -47,6 +48,33 @@ if tr:
                          samples_per_s=r["samples_per_s"]))
 
 
+def kernel_table():
+    """The task-queue kernels (bench/taskq.sh): tickinfer's best SIMD level against numpy and
+    PyTorch at the same shape and threads.  Returns (markdown, rows where tickinfer is behind)."""
+    tq = load("taskq.json")
+    if not tq:
+        return "\nNot measured in this run: the task-queue kernels (bench/taskq.sh).\n", []
+    best = {}
+    for r in tq["rows"]:
+        k = (r["kernel"], r["B"], r["d1"], r["d2"], r["threads"])
+        if r["engine"].startswith("tickinfer") and not r["engine"].endswith("scalar"):
+            best[k] = min(best.get(k, float("inf")), r["median_us"])
+    lines = ["| kernel | shape (B, d1, d2) | threads | tickinfer us | numpy us | torch us | vs numpy | vs torch |",
+             "|---|---|---:|---:|---:|---:|---:|---:|"]
+    behind = []
+    for k in sorted(best):
+        peer = {r["engine"]: r["median_us"] for r in tq["rows"]
+                if (r["kernel"], r["B"], r["d1"], r["d2"], r["threads"]) == k and not r["engine"].startswith("tickinfer")}
+        ratios = {e: peer[e] / best[k] for e in peer}
+        behind += [f"{e} {k[0]} B={k[1]} {k[2]}x{k[3]} t={k[4]} ({1 / v:.2f}x faster)" for e, v in ratios.items() if v < 1]
+        cell = lambda e: (f"{peer[e]:.1f}", f"{ratios[e]:.2f}x") if e in peer else ("-", "-")
+        (nu, nr), (tu, trr) = cell("numpy"), cell("torch")
+        lines.append(f"| {k[0]} | {k[1]}, {k[2]}, {k[3]} | {k[4]} | {best[k]:.1f} | {nu} | {tu} | {nr} | {trr} |")
+    return ("\n## Task-queue kernels: tickinfer (best SIMD level) vs numpy and PyTorch\n\nMedian us; vs = peer median / "
+            "tickinfer median (> 1: tickinfer faster). Method and p95/p99: bench/results/taskq.md.\n\n"
+            + "\n".join(lines) + "\n"), behind
+
+
 def cross_check():
     """The perf_analyzer table (bench/perf_analyzer.sh): our load generator against Triton's."""
     pa = load("perf_analyzer.json")
@@ -76,15 +104,17 @@ for r in sorted(rows, key=lambda r: (r["model"], r["mode"], r["batch"], r["threa
     p99 = "-" if r["p99_us"] != r["p99_us"] else f"{r['p99_us']:.1f}"
     lines.append(f"| {r['model']} | {r['engine']} | {r['mode']} | {r['batch']} | {r['threads']} | {r['p50_us']:.1f} | {p99} | "
                  f"{r['samples_per_s']:.1f} | {sp_s} |")
-behind = [r for r in out if r["speedup"] is not None and r["speedup"] < 1]
+behind = [f"{r['engine']} {r['model']} {r['mode']} B={r['batch']} t={r['threads']} ({1 / r['speedup']:.2f}x faster)"
+          for r in out if r["speedup"] is not None and r["speedup"] < 1]
+kmd, kbehind = kernel_table()
+behind += kbehind
 md = ("# Peers: tickinfer vs ONNX Runtime and PyTorch (same machine, same run)\n\n" + "\n".join(lines) +
       "\n\nSpeed-up = tickinfer samples/s / engine samples/s at the same model, mode, batch and threads "
       "(per-tick rows compare with tickinfer's one-thread decode). Sources: tinyrv_peers, stream, stream_peers, "
       "train_peers (see each .md for versions and method).\n\n" +
-      ("Where tickinfer is behind: " + "; ".join(f"{r['engine']} {r['model']} {r['mode']} B={r['batch']} t={r['threads']} "
-                                                 f"({1 / r['speedup']:.2f}x faster)" for r in behind) + "\n"
-       if behind else "tickinfer is ahead in every row of this run.\n") +
-      cross_check())
+      ("Where tickinfer is behind: " + "; ".join(behind) + "\n"
+       if behind else "tickinfer is ahead in every row of this run (models and kernels).\n") +
+      kmd + cross_check())
 json.dump(out, open(os.path.join(R, "peers.json"), "w"), indent=1)
 open(os.path.join(R, "peers.md"), "w").write(md)
 print(md)
