@@ -82,9 +82,12 @@ static void tq_run(void *ctx, size_t begin, size_t end, int worker)
 
 static void run(tq_job *j, int B, size_t row_cost, ti_pool *pool)
 {
-    /* Aim for >= 64K multiply-adds per task so the pool's overhead stays small. */
+    /* Aim for >= 64K multiply-adds per task so the pool's overhead stays small, and stay on
+     * the calling thread below 4M in all (about 100 us): waking the pool costs tens of us
+     * on a VM, so the seed's price vectors (1M, 30 us) ran no faster on 2 threads. */
     size_t grain = row_cost ? 65536 / row_cost + 1 : 1;
-    if (pool && (size_t)B > grain) ti_pool_parallel_for(pool, (size_t)B, grain, tq_run, j);
+    if (pool && (size_t)B > grain && (size_t)B * row_cost >= ((size_t)4 << 20))
+        ti_pool_parallel_for(pool, (size_t)B, grain, tq_run, j);
     else tq_run(j, 0, (size_t)B, 0);
 }
 

@@ -138,7 +138,7 @@ TI_TEST(checked_and_pooled)
 {
     ti_pool *pool;
     TI_CHECK_OK(ti_pool_create(&pool, 2));
-    const int B = 300, in = 40, out = 24;
+    const int B = 300, in = 160, out = 128; /* 6M multiply-adds: large enough to be split over the pool */
     float *W = rand_buf((size_t)B * in * out, 1), *x = rand_buf((size_t)B * in, 1);
     float *y0 = rand_buf((size_t)B * in, 1), *y1 = rand_buf((size_t)B * in, 1); /* in > out: fits softmax too */
     TI_CHECK_OK(ti_taskq_batched_gemv(y0, W, x, B, in, out, NULL));
