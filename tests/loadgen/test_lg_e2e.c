@@ -7,11 +7,11 @@
 #include <unistd.h>
 
 #include "harness.h"
+#include "lg_fixture.h"
 #include "tickinfer/loadgen.h"
 #include "tickinfer/model.h"
 #include "tickinfer/serve.h"
 
-#define RV_PATH "models/rv_causal_optiver.safetensors"
 
 static ti_server *g_srv;
 static int g_port;
@@ -149,17 +149,8 @@ TI_TEST(rate_sweep_and_report)
 
 int main(void)
 {
-    ti_server_config sc;
-    ti_server_config_default(&sc);
-    sc.port = 0;
-    ti_err e = ti_server_create(&g_srv, &sc);
-    if (!e) e = ti_server_add_model(g_srv, "rv", RV_PATH);
-    if (!e) e = ti_server_start(g_srv);
-    if (e) {
-        fprintf(stderr, "cannot start the server: %s\n", ti_errmsg());
-        return 1;
-    }
-    g_port = ti_server_port(g_srv);
+    static const char *const names[] = {"rv"}, *const paths[] = {RV_PATH};
+    if (lg_start_server(&g_srv, &g_port, names, paths, 1)) return 1;
     TI_RUN(closed_loop_every_http_target);
     TI_RUN(open_loop_holds_rate);
     TI_RUN(inproc_target);

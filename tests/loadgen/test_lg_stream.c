@@ -6,11 +6,10 @@
 #include <string.h>
 
 #include "harness.h"
+#include "lg_fixture.h"
 #include "tickinfer/loadgen.h"
 #include "tickinfer/serve.h"
 
-#define RV_PATH "models/rv_causal_optiver.safetensors"
-#define TINY_PATH "tests/model/data/seed_rv_tiny/best.pt"
 
 static ti_server *g_srv;
 static int g_port;
@@ -142,19 +141,8 @@ TI_TEST(stream_errors)
 
 int main(void)
 {
-    ti_server_config sc;
-    ti_server_config_default(&sc);
-    sc.port = 0;
-    ti_err e = ti_server_create(&g_srv, &sc);
-    if (!e) e = ti_server_add_model(g_srv, "rv", RV_PATH);
-    if (!e) e = ti_server_add_model(g_srv, "rv2", RV_PATH);
-    if (!e) e = ti_server_add_model(g_srv, "tiny", TINY_PATH);
-    if (!e) e = ti_server_start(g_srv);
-    if (e) {
-        fprintf(stderr, "cannot start the server: %s\n", ti_errmsg());
-        return 1;
-    }
-    g_port = ti_server_port(g_srv);
+    static const char *const names[] = {"rv", "rv2", "tiny"}, *const paths[] = {RV_PATH, RV_PATH, TINY_PATH};
+    if (lg_start_server(&g_srv, &g_port, names, paths, 3)) return 1;
     TI_RUN(serial_point_cycles_symbols);
     TI_RUN(closed_point_batch_is_ticks);
     TI_RUN(stream_errors);
