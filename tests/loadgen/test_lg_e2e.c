@@ -12,7 +12,6 @@
 #include "tickinfer/model.h"
 #include "tickinfer/serve.h"
 
-
 static ti_server *g_srv;
 static int g_port;
 

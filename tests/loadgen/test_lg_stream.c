@@ -10,7 +10,6 @@
 #include "tickinfer/loadgen.h"
 #include "tickinfer/serve.h"
 
-
 static ti_server *g_srv;
 static int g_port;
 
