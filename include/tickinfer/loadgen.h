@@ -144,6 +144,9 @@ typedef struct ti_lg_point {
     double p50_ms, p90_ms, p99_ms, p999_ms, max_ms, mean_ms;
     double queue_ms, compute_ms; /* server mean per inference in the window; < 0: n/a */
     int stable;                /* halves' throughput within 10% */
+    double sweep_p99_ms;       /* rate-sweep points: the p99 target (0: not a sweep point) */
+    int sweep_holds;           /* ... this rate held it */
+    int sweep_best;            /* ... this is the highest rate that held it */
     ti_hist hist;              /* latency ns (owned) */
 } ti_lg_point;
 

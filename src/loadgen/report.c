@@ -56,6 +56,9 @@ static ti_err write_json(const char *dir, const char *name, const char *title, c
         num(f, "mean_ms", q->mean_ms, 0);
         num(f, "server_queue_ms", q->queue_ms, 0);
         num(f, "server_compute_ms", q->compute_ms, 0);
+        if (q->sweep_p99_ms > 0)
+            fprintf(f, "\"sweep_p99_target_ms\": %.6g, \"sweep_holds\": %s, \"sweep_best\": %s, ", q->sweep_p99_ms,
+                    q->sweep_holds ? "true" : "false", q->sweep_best ? "true" : "false");
         fprintf(f, "\"stable\": %s}%s\n", q->stable ? "true" : "false", i + 1 < n ? "," : "");
     }
     fprintf(f, " ]}\n");
@@ -72,6 +75,28 @@ static void ms_or_na(FILE *f, double v)
 {
     if (v >= 0) fprintf(f, " %.3f |", v);
     else fprintf(f, " n/a |");
+}
+
+/* One line per rate sweep: the highest rate that held its p99 target. */
+static void write_sweeps_md(FILE *f, const ti_lg_point *p, int n)
+{
+    int any = 0;
+    for (int i = 0; i < n; i++) {
+        if (!(p[i].sweep_p99_ms > 0) || (i > 0 && p[i - 1].sweep_p99_ms > 0 && p[i - 1].target == p[i].target))
+            continue; /* not a sweep, or not the first point of one */
+        double best = 0;
+        int pts = 0;
+        for (int k = i; k < n && p[k].sweep_p99_ms > 0 && p[k].target == p[i].target; k++, pts++)
+            if (p[k].sweep_best) best = p[k].rate_target;
+        if (!any++) fprintf(f, "\nRate sweeps (open loop; a rate holds when p99 <= target, <= 1%% errors and >= 90%% of it "
+                               "achieved):\n\n");
+        if (best > 0)
+            fprintf(f, "* %s, %d connections: highest rate holding p99 <= %g ms: **%.1f req/s** (%d points)\n",
+                    ti_lg_target_name(p[i].target), p[i].concurrency, p[i].sweep_p99_ms, best, pts);
+        else
+            fprintf(f, "* %s, %d connections: no rate held p99 <= %g ms (first rate %.1f req/s)\n",
+                    ti_lg_target_name(p[i].target), p[i].concurrency, p[i].sweep_p99_ms, p[i].rate_target);
+    }
 }
 
 static ti_err write_md(const char *dir, const char *name, const char *title, const ti_lg_point *p, int n)
@@ -106,6 +131,7 @@ static ti_err write_md(const char *dir, const char *name, const char *title, con
         ms_or_na(f, q->compute_ms);
         fprintf(f, " %s |\n", q->stable ? "yes" : "no");
     }
+    write_sweeps_md(f, p, n);
     if (fclose(f)) {
         free(buf);
         return ti_errorf(TI_ERR_NOMEM, "bench report: out of memory");

@@ -42,6 +42,11 @@ ti_err ti_lg_rate_sweep(ti_lg_point *points, int cap, int *n, double *best_rate,
         else bad = c.rate;
     }
     *best_rate = good;
+    for (int i = 0; i < *n; i++) {
+        points[i].sweep_p99_ms = p99_ms;
+        points[i].sweep_holds = holds(&points[i], p99_ms);
+        points[i].sweep_best = good > 0 && points[i].rate_target == good;
+    }
     /* A failed first point is an error; a failed later point ends the sweep with what held. */
     return *n == 0 ? e : TI_OK;
 }

@@ -119,6 +119,7 @@ TI_TEST(rate_sweep_and_report)
     /* A 1e-6 ms target cannot hold: the sweep stops after its first point, best 0. */
     TI_CHECK_OK(ti_lg_rate_sweep(pts, 8, &n, &best, &c, NULL, 1e-6, 2));
     TI_CHECK(n == 1 && best == 0);
+    TI_CHECK(pts[0].sweep_p99_ms == 1e-6 && !pts[0].sweep_holds && !pts[0].sweep_best);
     for (int i = 0; i < n; i++) ti_lg_point_free(&pts[i]);
     /* A 10 s target holds at 50 and 100/s; cap 2 points ends the sweep there. */
     TI_CHECK_OK(ti_lg_rate_sweep(pts, 2, &n, &best, &c, NULL, 10000, 2));
@@ -135,7 +136,17 @@ TI_TEST(rate_sweep_and_report)
     TI_CHECK(json_array_size(arr) == 2);
     TI_CHECK(json_number_value(json_object_get(json_array_get(arr, 1), "rate_target")) == 100.0);
     TI_CHECK(!strcmp(json_string_value(json_object_get(json_array_get(arr, 0), "mode")), "open"));
+    TI_CHECK(json_is_true(json_object_get(json_array_get(arr, 1), "sweep_best")));
+    TI_CHECK(json_is_false(json_object_get(json_array_get(arr, 0), "sweep_best")));
+    TI_CHECK(json_is_true(json_object_get(json_array_get(arr, 0), "sweep_holds")));
     json_decref(j);
+    snprintf(path, sizeof path, "%s/r.md", dir);
+    char md[8192];
+    FILE *mf = fopen(path, "r");
+    size_t mlen = mf ? fread(md, 1, sizeof md - 1, mf) : 0;
+    if (mf) fclose(mf);
+    md[mlen] = '\0';
+    TI_CHECK_MSG(strstr(md, "highest rate holding p99 <= 10000 ms: **100.0 req/s** (2 points)") != NULL, "%s", md);
     const char *files[] = {"r.json", "r.md", "r_latency.svg", "r_percentiles.svg"};
     for (int i = 0; i < 4; i++) {
         snprintf(path, sizeof path, "%s/%s", dir, files[i]);
