@@ -142,7 +142,9 @@ typedef struct ti_lg_point {
     double req_s, samples_s;   /* wall-clock: n_ok / wall_s, x batch */
     double latsum_qps;         /* n_ok / sum(latency): the "QPS" that ignores overlap */
     double p50_ms, p90_ms, p99_ms, p999_ms, max_ms, mean_ms;
-    double queue_ms, compute_ms; /* server mean per inference in the window; < 0: n/a */
+    double queue_ms, compute_ms; /* server mean per inference in the window; < 0: n/a.  stream:
+                                  * queue 0 (ticks run on the HTTP thread), compute = the
+                                  * mean push (decode) time per request */
     int stable;                /* halves' throughput within 10% */
     double sweep_p99_ms;       /* rate-sweep points: the p99 target (0: not a sweep point) */
     int sweep_holds;           /* ... this rate held it */
@@ -167,12 +169,13 @@ ti_err ti_lg_rate_sweep(ti_lg_point *points, int cap, int *n, double *best_rate,
 
 /* ---- server metrics ------------------------------------------------------------------ */
 
-/* Sums of tickinfer_inference_duration_seconds{stage=queue|compute} over models (or the
- * one named model if non-empty), read from a Prometheus text body. */
+/* Sums of tickinfer_inference_duration_seconds{stage=queue|compute|stream} over models (or
+ * the one named model if non-empty), read from a Prometheus text body. */
 typedef struct ti_lg_server_stats {
     int present;                      /* the series was found */
     double queue_sum_s, compute_sum_s;
     double count;                     /* inferences (compute stage _count) */
+    double stream_sum_s, stream_count; /* pushes of ticks to streams (stage "stream") */
 } ti_lg_server_stats;
 
 ti_err ti_lg_parse_metrics(ti_lg_server_stats *out, const char *text, size_t len, const char *model);

@@ -237,7 +237,12 @@ static void summarise(ti_lg_point *p, shared *sh, worker *w, int nw, const ti_lg
     p->stable = b > a && (double)(hi - lo) <= 0.1 * (double)hi;
     p->queue_ms = p->compute_ms = -1;
     /* A series absent before the point simply had no inference yet: count it as zero. */
-    if (s1->present && s1->count > s0->count) {
+    if (p->target == TI_LG_STREAM) {
+        if (s1->present && s1->stream_count > s0->stream_count) {
+            p->queue_ms = 0; /* ticks are decoded on the HTTP thread: nothing queues */
+            p->compute_ms = (s1->stream_sum_s - s0->stream_sum_s) / (s1->stream_count - s0->stream_count) * 1e3;
+        }
+    } else if (s1->present && s1->count > s0->count) {
         double dn = s1->count - s0->count;
         p->queue_ms = (s1->queue_sum_s - s0->queue_sum_s) / dn * 1e3;
         p->compute_ms = (s1->compute_sum_s - s0->compute_sum_s) / dn * 1e3;

@@ -1,5 +1,6 @@
 /* Read the server's queue / compute split from its Prometheus text (GET /metrics):
- * the _sum and _count of tickinfer_inference_duration_seconds by stage.  Tolerant: lines
+ * the _sum and _count of tickinfer_inference_duration_seconds by stage (queue, compute,
+ * and stream for the tick endpoint).  Tolerant: lines
  * it does not know are skipped; a malformed number in a known line is an error. */
 #include <stdlib.h>
 #include <string.h>
@@ -55,6 +56,8 @@ ti_err ti_lg_parse_metrics(ti_lg_server_stats *out, const char *text, size_t len
                     if (is_sum && !strcmp(stage, "queue")) out->queue_sum_s += v;
                     if (is_sum && !strcmp(stage, "compute")) out->compute_sum_s += v;
                     if (is_count && !strcmp(stage, "compute")) out->count += v;
+                    if (is_sum && !strcmp(stage, "stream")) out->stream_sum_s += v;
+                    if (is_count && !strcmp(stage, "stream")) out->stream_count += v;
                 }
             }
         }

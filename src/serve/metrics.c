@@ -104,6 +104,12 @@ void ti_metrics_infer(ti_metrics *m, const char *model, int ok, int rows, uint64
     atomic_store(&r->last_ms, (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u);
 }
 
+void ti_metrics_stream(ti_metrics *m, const char *model, uint64_t ns)
+{
+    ti_met_model *r = model_row(m, model);
+    if (r) hist_record(&r->stream, ns);
+}
+
 static ti_err render_hist(ti_sbuf *o, const char *metric, const char *labels, const ti_met_hist *h)
 {
     uint64_t cum = 0;
@@ -148,14 +154,15 @@ ti_err ti_metrics_render(const ti_metrics *m, ti_sbuf *o, int inflight, int mode
         e = render_hist(o, "tickinfer_request_duration_seconds", labels, &m->latency[ep]);
     }
     int n = atomic_load(&((ti_metrics *)m)->n_models);
-    static const char *const stage[3] = {"queue", "compute", "total"};
+    static const char *const stage[4] = {"queue", "compute", "total", "stream"};
     if (!e)
-        e = ti_sbuf_puts(o, "# HELP tickinfer_inference_duration_seconds Inference time by stage (queue, compute, total).\n"
+        e = ti_sbuf_puts(o, "# HELP tickinfer_inference_duration_seconds Inference time by stage (queue, compute, total; "
+                            "stream: one push of ticks to a symbol's stream).\n"
                             "# TYPE tickinfer_inference_duration_seconds histogram\n");
     for (int i = 0; i < n && !e; i++) {
         const ti_met_model *r = &m->model[i];
-        const ti_met_hist *hs[3] = {&r->queue, &r->compute, &r->total};
-        for (int s = 0; s < 3 && !e; s++) {
+        const ti_met_hist *hs[4] = {&r->queue, &r->compute, &r->total, &r->stream};
+        for (int s = 0; s < 4 && !e; s++) {
             snprintf(labels, sizeof labels, "model=\"%s\",stage=\"%s\"", r->name, stage[s]);
             e = render_hist(o, "tickinfer_inference_duration_seconds", labels, hs[s]);
         }

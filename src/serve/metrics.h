@@ -47,6 +47,7 @@ typedef struct ti_met_model {
     char name[TI_MODEL_MAX_NAME];
     atomic_uint_fast64_t ok, failed, rows;
     ti_met_hist queue, compute, total;
+    ti_met_hist stream; /* one push of ticks to a stream (decode steps), on the HTTP thread */
     atomic_uint_fast64_t batch[TI_MET_N_BATCH];
     atomic_uint_fast64_t batch_count, batch_sum;
     atomic_uint_fast64_t last_ms; /* wall clock (ms since the epoch) of the last success */
@@ -65,6 +66,8 @@ void ti_metrics_free(ti_metrics *m);
 void ti_metrics_request(ti_metrics *m, ti_endpoint ep, int http_status, uint64_t total_ns);
 void ti_metrics_infer(ti_metrics *m, const char *model, int ok, int rows, uint64_t queue_ns, uint64_t compute_ns,
                       uint64_t total_ns, int batch_rows);
+/* A push of ticks to one of the model's streams took ns (parse excluded). */
+void ti_metrics_stream(ti_metrics *m, const char *model, uint64_t ns);
 /* The row of a model name, NULL if it has served nothing yet. */
 const ti_met_model *ti_metrics_find(const ti_metrics *m, const char *model);
 /* gauges: in-flight requests, loaded models */

@@ -14,6 +14,7 @@
 
 #include "serve/json_read.h"
 #include "serve/serve_internal.h"
+#include "tickinfer/clock.h"
 
 static ti_err parse_trade(ti_jr *jr, ti_trade_tick *t)
 {
@@ -101,7 +102,9 @@ enum MHD_Result ti_handle_stream(ti_request *r, ti_model_entry *m)
     if ((e = parse_ticks(r, ti_serve_streams_features(m->streams), &kind, &n))) return ti_respond_error(r, 400, "%s", ti_errmsg());
     ti_forecast fc = {.t = -1};
     int64_t len = 0;
+    uint64_t t0 = ti_now_ns();
     e = ti_serve_streams_push(m->streams, r->symbol, kind, r->x, r->trades, n, &fc, &decoded, &len);
+    if (!e) ti_metrics_stream(&r->srv->met, m->name, ti_now_ns() - t0);
     if (e) {
         int st = e == TI_ERR_NOMEM ? 500 : e == TI_ERR_LIMIT ? 503 : 400;
         return ti_respond_error(r, st, "%s", ti_errmsg());

@@ -224,13 +224,17 @@ TI_TEST(metrics_parse)
                       "tickinfer_inference_duration_seconds_sum{model=\"rv\",stage=\"compute\"} 1.5\n"
                       "tickinfer_inference_duration_seconds_count{model=\"rv\",stage=\"compute\"} 10\n"
                       "tickinfer_inference_duration_seconds_sum{model=\"tiny\",stage=\"compute\"} 2.0\n"
-                      "tickinfer_inference_duration_seconds_count{model=\"tiny\",stage=\"compute\"} 5\n";
+                      "tickinfer_inference_duration_seconds_count{model=\"tiny\",stage=\"compute\"} 5\n"
+                      "tickinfer_inference_duration_seconds_sum{model=\"rv\",stage=\"stream\"} 0.004\n"
+                      "tickinfer_inference_duration_seconds_count{model=\"rv\",stage=\"stream\"} 200\n";
     ti_lg_server_stats s;
     TI_CHECK_OK(ti_lg_parse_metrics(&s, txt, strlen(txt), "rv"));
     TI_CHECK(s.present);
     TI_CHECK_NEAR(s.queue_sum_s, 0.25, 1e-12);
     TI_CHECK_NEAR(s.compute_sum_s, 1.5, 1e-12);
     TI_CHECK_NEAR(s.count, 10, 0);
+    TI_CHECK_NEAR(s.stream_sum_s, 0.004, 1e-12);
+    TI_CHECK_NEAR(s.stream_count, 200, 0);
     TI_CHECK_OK(ti_lg_parse_metrics(&s, txt, strlen(txt), ""));
     TI_CHECK_NEAR(s.compute_sum_s, 3.5, 1e-12);
     TI_CHECK_NEAR(s.count, 15, 0);

@@ -551,6 +551,10 @@ TI_TEST(metrics_report_requests_and_batches)
     TI_CHECK(p && atol(p + strlen("tickinfer_requests_total{endpoint=\"infer\",code=\"200\"} ")) >= 48);
     TI_CHECK(body_has(&r, "tickinfer_requests_total{endpoint=\"predict\",code=\"400\"}"));
     TI_CHECK(body_has(&r, "tickinfer_inference_duration_seconds_bucket{model=\"rv\",stage=\"compute\",le=\"+Inf\"}"));
+    /* the stream test pushed ticks: stage="stream" counts them */
+    const char *ps = r.body ? strstr(r.body, "tickinfer_inference_duration_seconds_count{model=\"rv\",stage=\"stream\"} ") : NULL;
+    TI_CHECK_MSG(ps && atol(ps + strlen("tickinfer_inference_duration_seconds_count{model=\"rv\",stage=\"stream\"} ")) > 0,
+                 "no stream pushes counted");
     TI_CHECK(body_has(&r, "tickinfer_batch_size_count{model=\"rv\"}"));
     /* every queue / compute time is finite: the 5 s bucket holds all of them */
     static const char *const stages[2] = {"queue", "compute"};
