@@ -36,7 +36,7 @@ echo "== 8. Serving: Open Inference Protocol v2 + /predict + stream ticks on an 
 $TI serve --port 0 --model rv=models/rv_causal_optiver.safetensors >"$OUT/serve.log" 2>&1 &
 SERVE_PID=$!
 for _ in $(seq 100); do grep -q listening "$OUT/serve.log" && break; sleep 0.1; done
-URL=$(sed -n 's/.*listening on //p' "$OUT/serve.log")
+URL=$(sed -n 's/.*listening on \(http:[^ ]*\).*/\1/p' "$OUT/serve.log")
 X='[[0,0.6,0.2,0,3,0.0005,0.001,0.0012,0,0.0004,7,0],[0.0002,1.2,0.7,1,0,0.0006,0.001,0.0012,0,0.0005,8,0.0002]]'
 echo "GET $URL/v2/models/rv"; curl -s "$URL/v2/models/rv"; echo
 echo "POST /predict"; curl -s -XPOST "$URL/predict" -d "{\"x\": [$X]}"; echo

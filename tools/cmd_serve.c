@@ -115,7 +115,10 @@ int cmd_serve(int argc, char **argv)
         ti_server_destroy(s);
         return rc;
     }
-    printf("tickinfer serve: listening on http://%s:%d\n", cfg.host, ti_server_port(s));
+    const ti_server_config *ec = ti_server_get_config(s);
+    printf("tickinfer serve: listening on http://%s:%d (%d HTTP threads; per model %d worker(s) x %d intra-op "
+           "thread(s), max batch %d)\n",
+           ec->host, ti_server_port(s), ec->http_threads, ec->workers_per_model, ec->intra_op_threads, ec->max_batch);
     fflush(stdout);
     int sig = 0;
     sigwait(&stop, &sig);

@@ -76,6 +76,9 @@ ti_err ti_server_config_load(ti_server_config *cfg, const char *path);
 ti_err ti_server_add_config_models(ti_server *s, const char *path);
 ti_err ti_server_start(ti_server *s);
 int ti_server_port(const ti_server *s);
+/* The configuration in effect: defaults resolved (intra_op_threads, admin token from the
+ * environment, host, models_dir). */
+const ti_server_config *ti_server_get_config(const ti_server *s);
 /* Stop accepting connections, let in-flight requests finish (up to timeout_ms), stop. */
 ti_err ti_server_drain(ti_server *s, int timeout_ms);
 void ti_server_destroy(ti_server *s);

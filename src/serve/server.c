@@ -363,6 +363,8 @@ ti_err ti_server_start(ti_server *s)
     return TI_OK;
 }
 
+const ti_server_config *ti_server_get_config(const ti_server *s) { return &s->cfg; }
+
 int ti_server_port(const ti_server *s) { return s->port; }
 
 static int wait_zero(atomic_int *v, int timeout_ms)
