@@ -18,12 +18,13 @@ static void usage(void)
            "  --host H --port P     server to load (default 127.0.0.1:8000)\n"
            "  --serve CKPT          start an in-process server on a free port with this checkpoint\n"
            "  --serve-workers N     its inference workers per model (1)\n"
-           "  --targets LIST        predict,predict_np,v2_json,v2_binary,inproc,stream (predict)\n"
+           "  --targets LIST        predict,predict_np,v2_json,v2_binary,inproc,stream,ticks (predict)\n"
            "  --modes LIST          serial,closed,open,rate-sweep (closed)\n"
            "  --concurrency LIST    closed-loop clients, a sweep: 1,2,4,8 (1,2,4,8); open: connections (8)\n"
            "  --rate R              open: requests/s; rate-sweep: first rate (50)\n"
            "  --p99-ms X            rate-sweep: p99 target in ms (50); --refine N bisection steps (3)\n"
-           "  --batch B --T T --F F request tensor [B,T,F] (1, 60, 12); stream: B ticks of F per request\n"
+           "  --batch B --T T --F F request tensor [B,T,F] (1, 60, 12); stream: B ticks of F per request;\n"
+           "                        ticks: one tick for each of B symbols T<client>_<k> per request (/v1/ticks)\n"
            "  --symbols N           stream: symbols per client, S<client>_<k> with k cycling per request (1);\n"
            "                        streams stay open after a point (clients x N <= %d)\n"
            "  --requests N          measured requests per point (200); --warmup N excluded first (20)\n"
@@ -36,7 +37,8 @@ static void usage(void)
            "  --preset seed         TinyRV seed test: 400 requests of [32,600,14] to /predict and\n"
            "                        /predict_np, serial and 8 clients (starts a server unless --port)\n"
            "  --preset quick        causal model, /predict, v2 binary and inproc, short points, then\n"
-           "                        stream serial and 8 clients (4 symbols each unless --symbols)\n",
+           "                        stream serial and 8 clients (4 symbols each unless --symbols), then\n"
+           "                        ticks with 64 symbols per request, serial and 4 clients\n",
            TI_LG_MAX_STREAMS);
 }
 
@@ -216,7 +218,7 @@ int cmd_bench(int argc, char **argv)
         c.rate = 200, p99 = 20, refine = 1;
         quick_streams = 1; /* then stream serial + closed 8: short, see below */
         if (!symbols_given) c.symbols = 4;
-        title = "quick: causal model [1,60,12], stream 1 tick per request";
+        title = "quick: causal model [1,60,12]; stream: 1 tick per request; ticks: 64 symbols per request";
         if (!strcmp(name, "bench")) name = "bench_quick";
     } else if (preset) {
         fprintf(stderr, "tickinfer bench: unknown preset '%s' (seed, quick)\n", preset);
@@ -258,6 +260,11 @@ int cmd_bench(int argc, char **argv)
     if (!e && quick_streams) { /* stream points are cheap and many: serial and 8 clients only */
         pl.clist[0] = 8, pl.nc = 1;
         e = run_targets(&pl, &c, "stream", "serial,closed");
+        /* then 64 symbols per request on /v1/ticks, serial and 4 clients */
+        ti_lg_config tc = c;
+        tc.batch = 64;
+        pl.clist[0] = 4;
+        if (!e) e = run_targets(&pl, &tc, "ticks", "serial,closed");
     }
     if (!e && pl.np > 0) e = ti_lg_report_write(out, name, title, pl.pts, pl.np);
     if (!e) printf("bench: wrote %s/%s.{json,md} and plots\n", out, name);

@@ -97,6 +97,7 @@ typedef enum ti_lg_target {
     TI_LG_V2_BINARY,    /* same, binary tensor extension */
     TI_LG_INPROC,       /* ti_model_forward, no HTTP */
     TI_LG_STREAM,       /* POST /v1/streams/{symbol}/ticks, `batch` ticks of F features */
+    TI_LG_TICKS,        /* POST /v1/ticks: one tick for each of `batch` symbols T<client>_<k> */
     TI_LG_TARGET__COUNT
 } ti_lg_target;
 
@@ -144,7 +145,8 @@ typedef struct ti_lg_point {
     double p50_ms, p90_ms, p99_ms, p999_ms, max_ms, mean_ms;
     double queue_ms, compute_ms; /* server mean per inference in the window; < 0: n/a.  stream:
                                   * queue 0 (ticks run on the HTTP thread), compute = the
-                                  * mean push (decode) time per request */
+                                  * mean push (decode) time per request (ticks: of its
+                                  * `batch` symbols together) */
     int stable;                /* halves' throughput within 10% */
     double sweep_p99_ms;       /* rate-sweep points: the p99 target (0: not a sweep point) */
     int sweep_holds;           /* ... this rate held it */

@@ -9,7 +9,7 @@
 #define MAX_BODY (512u << 20)
 
 static const char *const g_targets[TI_LG_TARGET__COUNT] = {"predict", "predict_np", "v2_json", "v2_binary", "inproc",
-                                                            "stream"};
+                                                            "stream", "ticks"};
 static const char *const g_modes[TI_LG_MODE__COUNT] = {"serial", "closed", "open"};
 
 const char *ti_lg_target_name(ti_lg_target t) { return (int)t >= 0 && t < TI_LG_TARGET__COUNT ? g_targets[t] : "?"; }
@@ -23,7 +23,7 @@ ti_err ti_lg_target_parse(ti_lg_target *out, const char *name)
             return TI_OK;
         }
     return ti_errorf(TI_ERR_INVALID_ARG,
-                     "bench: unknown target '%s' (predict, predict_np, v2_json, v2_binary, inproc, stream)",
+                     "bench: unknown target '%s' (predict, predict_np, v2_json, v2_binary, inproc, stream, ticks)",
                      name ? name : "");
 }
 
@@ -119,6 +119,39 @@ static ti_err build_stream_paths(lg_request *r, const ti_lg_config *c, const cha
     return TI_OK;
 }
 
+/* ticks: one body per client, {"symbols": ["T<c>_0", ...], "features": [[F], ...]}, the
+ * same feature rows for every client. */
+static ti_err build_ticks_bodies(lg_request *r, const ti_lg_config *c)
+{
+    if (c->concurrency < 1 || (long long)c->batch * c->concurrency > TI_LG_MAX_STREAMS)
+        return ti_errorf(TI_ERR_INVALID_ARG, "bench: ticks: %d clients x %d symbols not in [1, %d] streams",
+                         c->concurrency, c->batch, TI_LG_MAX_STREAMS);
+    r->client_bodies = calloc((size_t)c->concurrency, sizeof *r->client_bodies);
+    r->client_lens = calloc((size_t)c->concurrency, sizeof *r->client_lens);
+    if (!r->client_bodies || !r->client_lens) return ti_errorf(TI_ERR_NOMEM, "bench: out of memory");
+    r->n_clients = c->concurrency;
+    for (int cl = 0; cl < c->concurrency; cl++) {
+        sb b = {0};
+        int bad = sb_str(&b, "{\"symbols\": [");
+        for (int k = 0; k < c->batch && !bad; k++) {
+            char name[48];
+            snprintf(name, sizeof name, "%s\"T%d_%d\"", k ? "," : "", cl, k);
+            bad |= sb_str(&b, name);
+        }
+        bad |= sb_str(&b, "], \"features\": ") | sb_rows(&b, r->x, c->batch, c->F) | sb_str(&b, "}");
+        r->client_bodies[cl] = b.p;
+        r->client_lens[cl] = b.n;
+        if (bad) return ti_errorf(TI_ERR_NOMEM, "bench: out of memory for the ticks bodies");
+    }
+    return TI_OK;
+}
+
+const char *lg_request_body(const lg_request *r, int client, size_t *len)
+{
+    if (!r->client_bodies) return *len = r->body_len, r->body;
+    return *len = r->client_lens[client], r->client_bodies[client];
+}
+
 const char *lg_request_path(const lg_request *r, int client, uint64_t send)
 {
     if (!r->stream_paths) return r->path;
@@ -186,6 +219,10 @@ ti_err lg_request_build(lg_request *r, const ti_lg_config *c)
         snprintf(r->headers, sizeof r->headers, "Content-Type: application/json\r\n");
         bad = sb_str(&b, "{\"features\": ") | sb_rows(&b, r->x, c->batch, c->F) | sb_str(&b, "}");
         break;
+    case TI_LG_TICKS: /* bodies per client below */
+        snprintf(r->path, sizeof r->path, "/v1/ticks%s", q);
+        snprintf(r->headers, sizeof r->headers, "Content-Type: application/json\r\n");
+        break;
     case TI_LG_INPROC:
         break;
     default:
@@ -200,7 +237,9 @@ ti_err lg_request_build(lg_request *r, const ti_lg_config *c)
     }
     r->body = b.p;
     r->body_len = b.n;
-    ti_err e = c->target == TI_LG_STREAM ? build_stream_paths(r, c, q) : TI_OK;
+    ti_err e = c->target == TI_LG_STREAM ? build_stream_paths(r, c, q)
+               : c->target == TI_LG_TICKS  ? build_ticks_bodies(r, c)
+                                           : TI_OK;
     if (e) lg_request_free(r);
     return e;
 }
@@ -210,5 +249,8 @@ void lg_request_free(lg_request *r)
     free(r->body);
     free(r->x);
     free(r->stream_paths);
+    for (int i = 0; r->client_bodies && i < r->n_clients; i++) free(r->client_bodies[i]);
+    free(r->client_bodies);
+    free(r->client_lens);
     memset(r, 0, sizeof *r);
 }

@@ -18,6 +18,9 @@ typedef struct lg_request {
     float *x;        /* [B,T,F] the values in the body (in-process target uses it) */
     char (*stream_paths)[LG_PATH_MAX]; /* stream: [clients * symbols], client c's symbol k at c*symbols+k */
     int symbols;
+    char **client_bodies; /* ticks: [clients] bodies naming each client's own symbols */
+    size_t *client_lens;
+    int n_clients;
 } lg_request;
 
 /* Build the request for cfg->target from deterministic values (seed); the stream target
@@ -27,5 +30,7 @@ void lg_request_free(lg_request *r);
 /* Path of a client's send number `send` (its own count): the stream target cycles over the
  * client's symbols, the others always send to r->path. */
 const char *lg_request_path(const lg_request *r, int client, uint64_t send);
+/* Body a client sends: its own for the ticks target, else the shared one. */
+const char *lg_request_body(const lg_request *r, int client, size_t *len);
 
 #endif

@@ -142,7 +142,9 @@ static void *worker_main(void *arg)
         } else {
             ti_http_response r;
             const char *path = lg_request_path(sh->req, w->id, w->sent++);
-            e = ti_http_client_request(cl, &r, "POST", path, sh->req->headers, sh->req->body, sh->req->body_len);
+            size_t blen;
+            const char *body = lg_request_body(sh->req, w->id, &blen);
+            e = ti_http_client_request(cl, &r, "POST", path, sh->req->headers, body, blen);
             if (e) {
                 kind = ti_http_client_last_kind(cl);
                 snprintf(why, sizeof why, "%s", ti_errmsg());
@@ -200,6 +202,9 @@ static ti_err check_config(const ti_lg_config *c)
     if (c->target == TI_LG_STREAM && (c->symbols < 1 || (long long)clients * c->symbols > TI_LG_MAX_STREAMS))
         return ti_errorf(TI_ERR_INVALID_ARG, "bench: stream: %d clients x %d symbols not in [1, %d] streams", clients,
                          c->symbols, TI_LG_MAX_STREAMS);
+    if (c->target == TI_LG_TICKS && (long long)clients * c->batch > TI_LG_MAX_STREAMS)
+        return ti_errorf(TI_ERR_INVALID_ARG, "bench: ticks: %d clients x %d symbols (--batch) over %d streams", clients,
+                         c->batch, TI_LG_MAX_STREAMS);
     return TI_OK;
 }
 
@@ -237,10 +242,12 @@ static void summarise(ti_lg_point *p, shared *sh, worker *w, int nw, const ti_lg
     p->stable = b > a && (double)(hi - lo) <= 0.1 * (double)hi;
     p->queue_ms = p->compute_ms = -1;
     /* A series absent before the point simply had no inference yet: count it as zero. */
-    if (p->target == TI_LG_STREAM) {
+    if (p->target == TI_LG_STREAM || p->target == TI_LG_TICKS) {
         if (s1->present && s1->stream_count > s0->stream_count) {
             p->queue_ms = 0; /* ticks are decoded on the HTTP thread: nothing queues */
-            p->compute_ms = (s1->stream_sum_s - s0->stream_sum_s) / (s1->stream_count - s0->stream_count) * 1e3;
+            /* stage "stream" counts one push per symbol: a ticks request holds `batch` of them */
+            double per_push = (s1->stream_sum_s - s0->stream_sum_s) / (s1->stream_count - s0->stream_count);
+            p->compute_ms = per_push * (p->target == TI_LG_TICKS ? p->batch : 1) * 1e3;
         }
     } else if (s1->present && s1->count > s0->count) {
         double dn = s1->count - s0->count;
@@ -257,7 +264,7 @@ ti_err ti_lg_run_point(ti_lg_point *out, const ti_lg_config *cfg, void *model)
     if (e) return e;
     ti_lg_config c = *cfg;
     if (c.mode == TI_LG_SERIAL) c.concurrency = 1;
-    if (c.target == TI_LG_STREAM) c.T = 1; /* a request is `batch` ticks (rows) of F features */
+    if (c.target == TI_LG_STREAM || c.target == TI_LG_TICKS) c.T = 1; /* `batch` rows of F features */
     ti_model *owned = NULL;
     if (c.target == TI_LG_INPROC && !model) {
         if ((e = ti_model_load(&owned, NULL, c.model_path, NULL)) != TI_OK) return ti_error_wrap(e, "bench: ");

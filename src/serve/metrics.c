@@ -7,7 +7,7 @@
 
 static const char *const k_ep_names[TI_EP__COUNT] = {
     "v2_server", "health", "model_metadata", "model_ready", "infer", "predict", "predict_np",
-    "repository", "metrics", "openapi", "stream", "model_config", "model_stats", "other"};
+    "repository", "metrics", "openapi", "stream", "model_config", "model_stats", "ticks", "other"};
 
 /* Status codes with their own counter; anything else counts as the last ("other"). */
 static const int k_codes[TI_MET_N_CODES] = {200, 400, 401, 403, 404, 405, 406, 408,

@@ -27,6 +27,7 @@ typedef enum ti_endpoint {
     TI_EP_STREAM,        /* POST /v1/streams/{symbol}/ticks, DELETE /v1/streams/{symbol} */
     TI_EP_MODEL_CONFIG,  /* GET /v2/models/{m}[/versions/{v}]/config */
     TI_EP_MODEL_STATS,   /* GET /v2/models[/{m}[/versions/{v}]]/stats */
+    TI_EP_TICKS,         /* POST /v1/ticks (many symbols) */
     TI_EP_OTHER,
     TI_EP__COUNT
 } ti_endpoint;

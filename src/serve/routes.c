@@ -44,6 +44,7 @@ static int match(ti_request *r, char seg[MAX_SEGS][TI_MODEL_MAX_NAME], int n, in
     if (n == 1 && strcmp(seg[0], "predict_np") == 0) return r->ep = TI_EP_PREDICT_NP, *want_post = 1, 0;
     if (n == 1 && strcmp(seg[0], "metrics") == 0) return r->ep = TI_EP_METRICS, 0;
     if (n == 1 && strcmp(seg[0], "openapi.json") == 0) return r->ep = TI_EP_OPENAPI, 0;
+    if (n == 2 && strcmp(seg[0], "v1") == 0 && strcmp(seg[1], "ticks") == 0) return r->ep = TI_EP_TICKS, *want_post = 1, 0;
     if (n >= 3 && n <= 4 && strcmp(seg[0], "v1") == 0 && strcmp(seg[1], "streams") == 0) {
         if (n == 4 && strcmp(seg[3], "ticks") != 0) return -1;
         snprintf(r->symbol, sizeof r->symbol, "%s", seg[2]);
@@ -400,13 +401,14 @@ enum MHD_Result ti_handle(ti_request *r)
         return ti_respond(r, 200, "text/plain; version=0.0.4");
     case TI_EP_OPENAPI:
         return respond_json_or_500(r, ti_sbuf_puts(&r->out, ti_openapi_json()));
-    case TI_EP_STREAM: {
+    case TI_EP_STREAM:
+    case TI_EP_TICKS: {
         const char *name = MHD_lookup_connection_value(r->conn, MHD_GET_ARGUMENT_KIND, "model");
         if (name) snprintf(r->model_name, sizeof r->model_name, "%s", name);
         m = name ? ti_registry_get(&s->reg, name, 0) : first_streaming(&s->reg);
         if (!m) return name ? not_loaded(r) : ti_respond_error(r, 404, "no causal model loaded for streams");
         r->model = m;
-        return ti_handle_stream(r, m);
+        return r->ep == TI_EP_TICKS ? ti_handle_ticks(r, m) : ti_handle_stream(r, m);
     }
     default:
         return ti_respond_error(r, 404, "no route");

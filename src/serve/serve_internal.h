@@ -31,7 +31,7 @@ struct ti_request {
     char model_name[TI_MODEL_MAX_NAME];
     int model_version;                      /* 0 = current */
     char action[16];                        /* "load" / "unload" for the repository API */
-    char symbol[64];                        /* /v1/streams/{symbol} */
+    char symbol[TI_SS_SYMBOL_MAX];          /* /v1/streams/{symbol} */
     int method_delete;
     const char *allow;                      /* 405: the method to name in Allow */
     /* body and response (kept between requests) */
@@ -43,6 +43,7 @@ struct ti_request {
     size_t x_cap, y_cap;
     int B, T;
     ti_trade_tick *trades; /* stream requests (kept between requests) */
+    char (*symbols)[TI_SS_SYMBOL_MAX]; /* /v1/ticks: [TI_SS_MAX_TICKS] (kept between requests) */
     size_t trades_cap;
     ti_model_entry *model; /* referenced while the request lives */
     ti_job job;
@@ -107,6 +108,8 @@ ti_err ti_check_shape(ti_request *r, int ndim, const int64_t *shape);
 void ti_normalise(ti_request *r, int normalised);
 /* proto_stream.c: POST /v1/streams/{symbol}/ticks and DELETE /v1/streams/{symbol} */
 enum MHD_Result ti_handle_stream(ti_request *r, ti_model_entry *m);
+/* proto_ticks.c: POST /v1/ticks, one row for each of many symbols */
+enum MHD_Result ti_handle_ticks(ti_request *r, ti_model_entry *m);
 /* openapi.c */
 const char *ti_openapi_json(void);
 

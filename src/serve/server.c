@@ -407,6 +407,7 @@ void ti_server_destroy(ti_server *s)
             ti_free_aligned(s->slots[i].x);
             ti_free_aligned(s->slots[i].y);
             free(s->slots[i].trades);
+            free(s->slots[i].symbols);
         }
     free(s->slots);
     ti_metrics_free(&s->met);

@@ -9,7 +9,7 @@
 #define TABLE (2 * TI_SS_MAX_STREAMS) /* load factor <= 1/2 */
 
 typedef struct slot {
-    char symbol[64];
+    char symbol[TI_SS_SYMBOL_MAX];
     ti_stream *s;    /* NULL: empty (tomb = 0) or deleted (tomb = 1) */
     int tomb;
 } slot;

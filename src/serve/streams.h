@@ -14,7 +14,8 @@
 #include "tickinfer/stream.h"
 
 #define TI_SS_MAX_STREAMS 4096
-#define TI_SS_MAX_TICKS 4096 /* feature rows or trades per request */
+#define TI_SS_MAX_TICKS 4096 /* feature rows or trades per request; symbols per /v1/ticks */
+#define TI_SS_SYMBOL_MAX 64  /* bytes of a symbol name, NUL included */
 
 typedef struct ti_serve_streams ti_serve_streams;
 

@@ -119,6 +119,42 @@ TI_TEST(closed_point_batch_is_ticks)
     ti_http_client_destroy(cl);
 }
 
+/* ticks: each request ticks every one of the client's `batch` symbols T<client>_<k> once. */
+TI_TEST(ticks_point_many_symbols_per_request)
+{
+    ti_lg_config c;
+    base(&c, "rv");
+    c.target = TI_LG_TICKS;
+    c.mode = TI_LG_CLOSED;
+    c.concurrency = 2, c.batch = 3;
+    c.requests = 30, c.warmup = 4;
+    ti_lg_point p;
+    TI_CHECK_OK(ti_lg_run_point(&p, &c, NULL));
+    TI_CHECK_MSG(p.n_ok == 30 && p.n_err == 0, "ok %llu err %llu", (unsigned long long)p.n_ok,
+                 (unsigned long long)p.n_err);
+    TI_CHECK(p.T == 1 && fabs(p.samples_s - 3 * p.req_s) <= 1e-9 * p.samples_s);
+    TI_CHECK_MSG(p.queue_ms == 0 && p.compute_ms > 0, "queue %g compute %g", p.queue_ms, p.compute_ms);
+    ti_lg_point_free(&p);
+    ti_http_client *cl;
+    TI_CHECK_OK(ti_http_client_create(&cl, "127.0.0.1", g_port, 5000, 0));
+    long long n[2][3];
+    char sym[16];
+    for (int k = 0; k < 6; k++) {
+        snprintf(sym, sizeof sym, "T%d_%d", k / 3, k % 3);
+        n[k / 3][k % 3] = probe_positions(cl, "rv", sym) - 1;
+    }
+    for (int cli = 0; cli < 2; cli++)
+        TI_CHECK_MSG(n[cli][0] == n[cli][1] && n[cli][1] == n[cli][2], "client %d: %lld %lld %lld ticks", cli,
+                     n[cli][0], n[cli][1], n[cli][2]);
+    TI_CHECK_MSG(n[0][0] + n[1][0] == 34, "requests on the server %lld, want 34", n[0][0] + n[1][0]);
+    ti_http_client_destroy(cl);
+    base(&c, "rv");
+    c.target = TI_LG_TICKS;
+    c.mode = TI_LG_CLOSED;
+    c.concurrency = 2, c.batch = 2049;
+    TI_CHECK_ERR(ti_lg_run_point(&p, &c, NULL), TI_ERR_INVALID_ARG, "over 4096");
+}
+
 TI_TEST(stream_errors)
 {
     ti_lg_config c;
@@ -147,6 +183,7 @@ int main(void)
     if (lg_start_server(&g_srv, &g_port, names, paths, 3)) return 1;
     TI_RUN(serial_point_cycles_symbols);
     TI_RUN(closed_point_batch_is_ticks);
+    TI_RUN(ticks_point_many_symbols_per_request);
     TI_RUN(stream_errors);
     ti_server_drain(g_srv, 5000);
     ti_server_destroy(g_srv);

@@ -104,6 +104,20 @@ paths = {
             "model": {"type": "string"}, "t": {"type": "integer", "nullable": True},
             "y_log": {"type": "number", "nullable": True}, "rv": {"type": "number", "nullable": True}, "decoded": {"type": "integer"}, "positions": {"type": "integer"}}}),
             "400": err, "404": err, "503": err}}},
+    "/v1/ticks": {"post": {"summary": "One feature row for each of many symbols' streams in one request; a forecast per symbol",
+        "parameters": [model_q],
+        "requestBody": {"required": True, "content": {"application/json": {"schema": {"type": "object",
+            "required": ["symbols", "features"], "properties": {
+            "symbols": {"type": "array", "minItems": 1, "items": {"type": "string", "minLength": 1, "maxLength": 63,
+                                                                  "pattern": "^[!-.0-~]+$"}},
+            "features": {"type": "array", "items": {"type": "array", "items": {"type": "number"}}},
+            "normalized": {"type": "boolean"}}}}}},
+        "responses": {"200": resp("a forecast (or an error) per symbol", {"type": "object", "properties": {
+            "model": {"type": "string"}, "errors": {"type": "integer"},
+            "forecasts": {"type": "array", "items": {"type": "object", "properties": {
+                "symbol": {"type": "string"}, "t": {"type": "integer"}, "y_log": {"type": "number"},
+                "rv": {"type": "number"}, "positions": {"type": "integer"}, "error": {"type": "string"}}}}}}),
+            "400": err, "404": err}}},
     "/v1/streams/{symbol}": {"delete": {"summary": "Close a symbol's stream",
         "parameters": [{"name": "symbol", "in": "path", "required": True, "schema": {"type": "string"}}, model_q],
         "responses": {"200": resp("closed", obj), "400": err, "404": err}}},

@@ -541,6 +541,82 @@ TI_TEST(stream_ticks_match_full_forward)
     ti_sbuf_free(&s);
 }
 
+/* POST /v1/ticks: one row for each of several symbols per request gives, per symbol, what
+ * the full forward over that symbol's rows gives; a repeated symbol is pushed in order. */
+TI_TEST(multi_symbol_ticks_match_full_forward)
+{
+    enum { T = 4, F = 12, S = 3 };
+    static const char *const sym[S] = {"MS.A", "MS.B", "MS.C"};
+    float x[S][T * F], ref[S][T];
+    for (int k = 0; k < S; k++) {
+        make_input(&g_ref, x[k], 1, T, 900 + (uint64_t)k);
+        TI_CHECK_OK(ref_forward(&g_ref, ref[k], x[k], 1, T));
+    }
+    ti_sbuf s;
+    ti_sbuf_init(&s, 1 << 16);
+    tc_resp r;
+    for (int t = 0; t < T; t += 2) {
+        /* symbols A, B, C, C: C gets rows t and t+1 in one request */
+        const int ks[4] = {0, 1, 2, 2}, ts[4] = {t, t, t, t + 1};
+        ti_sbuf_clear(&s);
+        TI_CHECK_OK(ti_sbuf_puts(&s, "{\"symbols\":[\"MS.A\",\"MS.B\",\"MS.C\",\"MS.C\"],\"features\":["));
+        for (int i = 0; i < 4; i++) {
+            TI_CHECK_OK(ti_sbuf_puts(&s, i ? ",[" : "["));
+            TI_CHECK_OK(ti_sbuf_floats(&s, x[ks[i]] + (size_t)ts[i] * F, F));
+            TI_CHECK_OK(ti_sbuf_puts(&s, "]"));
+        }
+        TI_CHECK_OK(ti_sbuf_puts(&s, "]}"));
+        post_json("/v1/ticks", s.data, &r);
+        json_t *j = body_json(&r), *fc = json_object_get(j, "forecasts");
+        TI_CHECK_MSG(r.status == 200 && json_array_size(fc) == 4 && json_integer_value(json_object_get(j, "errors")) == 0,
+                     "%s", r.body ? r.body : "");
+        for (int i = 0; i < 4 && json_array_size(fc) == 4; i++) {
+            json_t *f = json_array_get(fc, (size_t)i);
+            double y = json_number_value(json_object_get(f, "y_log")), want = ref[ks[i]][ts[i]];
+            TI_CHECK_MSG(!strcmp(json_string_value(json_object_get(f, "symbol")), sym[ks[i]]) &&
+                             json_integer_value(json_object_get(f, "positions")) == ts[i] + 1 &&
+                             fabs(y - want) < 1e-4 * (1 + fabs(want)),
+                         "t %d item %d: %s (want %.7g)", t, i, r.body ? r.body : "", want);
+        }
+        json_decref(j);
+        tc_resp_free(&r);
+        /* B and A only tick every other second here: give them their t+1 rows one by one */
+        for (int k = 0; k < 2; k++) {
+            char path[64];
+            snprintf(path, sizeof path, "/v1/streams/%s/ticks", sym[k]);
+            ti_sbuf_clear(&s);
+            TI_CHECK_OK(ti_sbuf_puts(&s, "{\"features\":[["));
+            TI_CHECK_OK(ti_sbuf_floats(&s, x[k] + (size_t)(t + 1) * F, F));
+            TI_CHECK_OK(ti_sbuf_puts(&s, "]]}"));
+            post_json(path, s.data, &r);
+            json_t *jj = body_json(&r);
+            TI_CHECK(r.status == 200 && fabs(json_number_value(json_object_get(jj, "y_log")) - ref[k][t + 1]) <
+                                            1e-4 * (1 + fabs(ref[k][t + 1])));
+            json_decref(jj);
+            tc_resp_free(&r);
+        }
+    }
+    EXPECT_JSON_ERROR("/v1/ticks", "{\"symbols\":[\"A\",\"B\"],\"features\":[[1,2,3,4,5,6,7,8,9,10,11,12]]}", 400,
+                      "2 symbols but 1 feature rows");
+    EXPECT_JSON_ERROR("/v1/ticks", "{\"symbols\":[\"A B\"],\"features\":[[1,2,3,4,5,6,7,8,9,10,11,12]]}", 400,
+                      "symbol 0 must be 1-63 printable characters");
+    EXPECT_JSON_ERROR("/v1/ticks", "{\"symbols\":[\"A\"],\"features\":[[1,2]]}", 400, "rows of 12 values");
+    EXPECT_JSON_ERROR("/v1/ticks", "{\"symbols\":[],\"features\":[[1,2,3,4,5,6,7,8,9,10,11,12]]}", 400, "needs \\\"symbols\\\" (non-empty)");
+    EXPECT_JSON_ERROR("/v1/ticks", "{\"symbol\":[\"A\"]}", 400, "unknown key 'symbol'");
+    /* nothing moved for the rejected bodies: symbol A was never opened */
+    TI_CHECK(tc_request(g_port, "DELETE", "/v1/streams/A", NULL, NULL, 0, &r) == 0 && r.status == 404);
+    tc_resp_free(&r);
+    TI_CHECK(tc_request(g_port, "GET", "/v1/ticks", NULL, NULL, 0, &r) == 0 && r.status == 405);
+    tc_resp_free(&r);
+    for (int k = 0; k < S; k++) {
+        char path[64];
+        snprintf(path, sizeof path, "/v1/streams/%s", sym[k]);
+        TI_CHECK(tc_request(g_port, "DELETE", path, NULL, NULL, 0, &r) == 0 && r.status == 200);
+        tc_resp_free(&r);
+    }
+    ti_sbuf_free(&s);
+}
+
 TI_TEST(metrics_report_requests_and_batches)
 {
     tc_resp r;
@@ -645,7 +721,8 @@ TI_TEST(openapi_document_lists_every_route)
                                        "/v2/repository/models/{model}/load", "/v2/repository/models/{model}/unload",
                                        "/predict", "/predict_np", "/metrics", "/openapi.json",
                                        "/v1/streams/{symbol}/ticks", "/v1/streams/{symbol}",
-                                       "/v2/models/{model}/config", "/v2/models/stats", "/v2/models/{model}/stats"};
+                                       "/v2/models/{model}/config", "/v2/models/stats", "/v2/models/{model}/stats",
+                                       "/v1/ticks"};
     for (size_t i = 0; i < sizeof want / sizeof want[0]; i++)
         TI_CHECK_MSG(json_object_get(paths, want[i]) != NULL, "openapi lacks %s", want[i]);
     /* docs/openapi.json is the same document. */
@@ -684,6 +761,7 @@ int main(void)
     TI_RUN(overload_gives_503);
     TI_RUN(concurrent_mixed_sizes_get_their_own_answers);
     TI_RUN(stream_ticks_match_full_forward);
+    TI_RUN(multi_symbol_ticks_match_full_forward);
     TI_RUN(metrics_report_requests_and_batches);
     TI_RUN(config_and_stats_extensions);
     TI_RUN(openapi_document_lists_every_route);
