@@ -24,6 +24,7 @@ static void usage(void)
            "  --workers N           inference workers per model (1)\n"
            "  --intra-op-threads N  threads sharing each worker's forward (0: cores / workers)\n"
            "  --max-batch N         rows per forward (32)\n"
+           "  --stream-kv-dtype D   KV cache of tick streams: f32, int8, fp8, int4 (f32)\n"
            "  --max-delay-us N      wait this long to fill a batch (0: take what is queued)\n"
            "  --preferred-batch N   dispatch once N rows are gathered (0 = max batch)\n"
            "  --max-inflight N      request slots before 503 (256)\n"
@@ -76,6 +77,8 @@ int cmd_serve(int argc, char **argv)
         else if (strcmp(a, "--workers") == 0) bad = parse_int(v, 1, 256, &cfg.workers_per_model);
         else if (strcmp(a, "--intra-op-threads") == 0) bad = parse_int(v, 0, 1024, &cfg.intra_op_threads);
         else if (strcmp(a, "--max-batch") == 0) bad = parse_int(v, 1, 4096, &cfg.max_batch);
+        else if (strcmp(a, "--stream-kv-dtype") == 0)
+            bad = snprintf(cfg.stream_kv_dtype, sizeof cfg.stream_kv_dtype, "%s", v) >= (int)sizeof cfg.stream_kv_dtype;
         else if (strcmp(a, "--max-delay-us") == 0) bad = parse_int(v, 0, 10000000, &cfg.max_queue_delay_us);
         else if (strcmp(a, "--preferred-batch") == 0) bad = parse_int(v, 0, 4096, &cfg.preferred_batch);
         else if (strcmp(a, "--max-inflight") == 0) bad = parse_int(v, 1, 65536, &cfg.max_inflight);
@@ -117,8 +120,9 @@ int cmd_serve(int argc, char **argv)
     }
     const ti_server_config *ec = ti_server_get_config(s);
     printf("tickinfer serve: listening on http://%s:%d (%d HTTP threads; per model %d worker(s) x %d intra-op "
-           "thread(s), max batch %d)\n",
-           ec->host, ti_server_port(s), ec->http_threads, ec->workers_per_model, ec->intra_op_threads, ec->max_batch);
+           "thread(s), max batch %d; stream KV %s)\n",
+           ec->host, ti_server_port(s), ec->http_threads, ec->workers_per_model, ec->intra_op_threads, ec->max_batch,
+           ec->stream_kv_dtype);
     fflush(stdout);
     int sig = 0;
     sigwait(&stop, &sig);

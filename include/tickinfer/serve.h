@@ -52,6 +52,8 @@ typedef struct ti_server_config {
     int idle_timeout_s;        /* a connection idle or stalled this long is closed, 30 */
     int max_connections;       /* 1024 */
     int max_request_rows;      /* B per request, 4096 */
+    char stream_kv_dtype[8];   /* KV cache of the tick streams: "f32" (default), "int8", "fp8"
+                                * or "int4" (docs/kv_quant.md: 4-8x less memory per symbol) */
     char admin_token[256];     /* bearer token for /v2/repository/.../load|unload; "": env
                                 * TICKINFER_ADMIN_TOKEN; neither: those endpoints answer 403 */
     char models_dir[1024];     /* where load by name looks: <dir>/<name>.safetensors|.pt */

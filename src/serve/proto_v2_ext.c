@@ -39,9 +39,10 @@ ti_err ti_v2_write_model_config(ti_request *r, const ti_model_entry *m)
                            "\"instance_group\":[{\"name\":\"%s_cpu\",\"kind\":\"KIND_CPU\",\"count\":%d}],"
                            "\"parameters\":{\"context\":{\"string_value\":\"%d\"},"
                            "\"max_batch_per_forward\":{\"string_value\":\"%d\"},"
-                           "\"intra_op_threads\":{\"string_value\":\"%d\"}}}",
+                           "\"intra_op_threads\":{\"string_value\":\"%d\"},"
+                           "\"stream_kv_dtype\":{\"string_value\":\"%s\"}}}",
                            preferred, sc->max_queue_delay_us, m->name, sc->workers_per_model, c->context, sc->max_batch,
-                           sc->intra_op_threads);
+                           sc->intra_op_threads, sc->stream_kv_dtype);
     return e;
 }
 

@@ -9,7 +9,7 @@
 #include "tickinfer/safetensors.h"
 
 ti_err ti_entry_load(ti_model_entry **out, const char *name, const char *path, int version,
-                     const ti_dynbatch_opts *bo)
+                     const ti_dynbatch_opts *bo, ti_kv_dtype stream_kv)
 {
     *out = NULL;
     if (!name || !*name || strlen(name) >= TI_MODEL_MAX_NAME)
@@ -46,7 +46,7 @@ ti_err ti_entry_load(ti_model_entry **out, const char *name, const char *path, i
     }
     ti_error_clear();
     err = ti_dynbatch_create(&e->batcher, e->model, bo);
-    if (!err && e->per_step) err = ti_serve_streams_create(&e->streams, e->model, &e->meta, e->rv_scale);
+    if (!err && e->per_step) err = ti_serve_streams_create(&e->streams, e->model, &e->meta, e->rv_scale, stream_kv);
     if (!err) {
         /* Warm-up: page in the weights and run states before the first request. */
         int T = e->cfg->context, F = e->cfg->n_features;

@@ -36,7 +36,7 @@ typedef struct ti_model_entry {
 
 /* Load, start workers, warm up (one forward of zeros). */
 ti_err ti_entry_load(ti_model_entry **out, const char *name, const char *path, int version,
-                     const ti_dynbatch_opts *bo);
+                     const ti_dynbatch_opts *bo, ti_kv_dtype stream_kv);
 void ti_entry_ref(ti_model_entry *e);
 void ti_entry_unref(ti_model_entry *e);
 

@@ -66,6 +66,7 @@ struct ti_server {
     ti_registry reg;
     ti_metrics met;
     ti_dynbatch_opts bo;
+    ti_kv_dtype stream_kv; /* KV dtype of new models' tick streams */
     pthread_mutex_t pool_mu;
     ti_request *slots, *free_list;
     atomic_int inflight, jobs_pending, draining;

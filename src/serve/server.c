@@ -29,6 +29,7 @@ void ti_server_config_default(ti_server_config *c)
     c->idle_timeout_s = 30;
     c->max_connections = 1024;
     c->max_request_rows = 4096;
+    snprintf(c->stream_kv_dtype, sizeof c->stream_kv_dtype, "f32");
     snprintf(c->models_dir, sizeof c->models_dir, "models");
 }
 
@@ -286,6 +287,10 @@ ti_err ti_server_create(ti_server **out, const ti_server_config *cfg)
         return ti_errorf(TI_ERR_INVALID_ARG, "serve: http_threads and workers_per_model must be 1..256");
     if (c.intra_op_threads < 0 || c.intra_op_threads > 1024)
         return ti_errorf(TI_ERR_INVALID_ARG, "serve: intra_op_threads must be 0 (auto) .. 1024");
+    ti_kv_dtype kvd = TI_KV_F32;
+    if (c.stream_kv_dtype[0] && ti_kv_dtype_parse(&kvd, c.stream_kv_dtype) != TI_OK)
+        return ti_errorf(TI_ERR_INVALID_ARG, "serve: stream_kv_dtype '%s': use f32, int8, fp8 or int4",
+                         c.stream_kv_dtype);
     if (c.max_inflight < 1 || c.max_inflight > 65536) return ti_errorf(TI_ERR_INVALID_ARG, "serve: max_inflight must be 1..65536");
     if (c.max_request_rows < 1 || c.max_body_bytes < 1024 || c.max_header_bytes < 4096 || c.idle_timeout_s < 1 ||
         c.max_connections < 1)
@@ -307,6 +312,8 @@ ti_err ti_server_create(ti_server **out, const ti_server_config *cfg)
         s->cfg.intra_op_threads = t > 1 ? t : 1;
     }
     s->bo.intra_op_threads = s->cfg.intra_op_threads;
+    s->stream_kv = kvd;
+    snprintf(s->cfg.stream_kv_dtype, sizeof s->cfg.stream_kv_dtype, "%s", ti_kv_dtype_name(kvd));
     ti_registry_init(&s->reg);
     ti_metrics_init(&s->met);
     pthread_mutex_init(&s->pool_mu, NULL);
@@ -333,7 +340,7 @@ ti_err ti_server_add_model(ti_server *s, const char *name, const char *path)
     int version;
     ti_registry_lookup_path(&s->reg, name ? name : "", old, sizeof old, &version);
     ti_model_entry *e;
-    ti_err err = ti_entry_load(&e, name, path, version, &s->bo);
+    ti_err err = ti_entry_load(&e, name, path, version, &s->bo, s->stream_kv);
     if (err) return err;
     if ((err = ti_registry_put(&s->reg, e))) ti_entry_unref(e);
     return err;

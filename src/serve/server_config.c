@@ -15,7 +15,7 @@ static const char *const k_server_keys[] = {
     "host", "port", "http_threads", "workers_per_model", "intra_op_threads", "max_batch", "max_queue_delay_us", "preferred_batch",
     "request_timeout_ms",
     "max_inflight", "max_body_bytes", "max_header_bytes", "idle_timeout_s", "max_connections", "max_request_rows",
-    "admin_token", "models_dir", NULL};
+    "admin_token", "models_dir", "stream_kv_dtype", NULL};
 
 static ti_err get_int(const ti_config *c, const char *key, int *v, int64_t lo, int64_t hi)
 {
@@ -78,6 +78,7 @@ ti_err ti_server_config_load(ti_server_config *cfg, const char *path)
     if (!e) e = get_int(c, "max_request_rows", &cfg->max_request_rows, 1, 1 << 20);
     if (!e) e = get_str(c, "admin_token", cfg->admin_token, sizeof cfg->admin_token);
     if (!e) e = get_str(c, "models_dir", cfg->models_dir, sizeof cfg->models_dir);
+    if (!e) e = get_str(c, "stream_kv_dtype", cfg->stream_kv_dtype, sizeof cfg->stream_kv_dtype);
     ti_config_destroy(c);
     return e;
 }

@@ -42,7 +42,8 @@ static int probe(const ti_serve_streams *ss, const char *sym, int insert)
     return insert ? free_at : -1;
 }
 
-ti_err ti_serve_streams_create(ti_serve_streams **out, const ti_model *m, const ti_ckpt_meta *meta, float rv_scale)
+ti_err ti_serve_streams_create(ti_serve_streams **out, const ti_model *m, const ti_ckpt_meta *meta, float rv_scale,
+                               ti_kv_dtype kv_dtype)
 {
     *out = NULL;
     ti_serve_streams *ss = calloc(1, sizeof *ss);
@@ -50,6 +51,7 @@ ti_err ti_serve_streams_create(ti_serve_streams **out, const ti_model *m, const 
     ti_stream_opts o;
     memset(&o, 0, sizeof o);
     o.max_streams = TI_SS_MAX_STREAMS;
+    o.kv_dtype = kv_dtype;
     ti_err e = ti_stream_engine_create(&ss->e, m, meta, rv_scale, &o);
     if (e) {
         free(ss);

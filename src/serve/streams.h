@@ -19,7 +19,8 @@
 
 typedef struct ti_serve_streams ti_serve_streams;
 
-ti_err ti_serve_streams_create(ti_serve_streams **out, const ti_model *m, const ti_ckpt_meta *meta, float rv_scale);
+ti_err ti_serve_streams_create(ti_serve_streams **out, const ti_model *m, const ti_ckpt_meta *meta, float rv_scale,
+                               ti_kv_dtype kv_dtype);
 void ti_serve_streams_destroy(ti_serve_streams *ss);
 
 typedef enum ti_tick_kind { TI_TICK_FEATURES = 0, TI_TICK_NORMALIZED, TI_TICK_TRADES } ti_tick_kind;
