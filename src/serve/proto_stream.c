@@ -35,7 +35,7 @@ static ti_err parse_trade(ti_jr *jr, ti_trade_tick *t)
     return e;
 }
 
-static ti_err parse_ticks(ti_request *r, int F, ti_tick_kind *kind, int *n)
+ti_err ti_stream_parse_body(ti_request *r, int F, ti_tick_kind *kind, int *n)
 {
     ti_jr jr;
     ti_jr_init(&jr, r->body.data, r->body.len);
@@ -99,7 +99,7 @@ enum MHD_Result ti_handle_stream(ti_request *r, ti_model_entry *m)
     if (r->body.len == 0) return ti_respond_error(r, 400, "empty request body");
     ti_tick_kind kind = TI_TICK_FEATURES;
     int n = 0, decoded = 0;
-    if ((e = parse_ticks(r, ti_serve_streams_features(m->streams), &kind, &n))) return ti_respond_error(r, 400, "%s", ti_errmsg());
+    if ((e = ti_stream_parse_body(r, ti_serve_streams_features(m->streams), &kind, &n))) return ti_respond_error(r, 400, "%s", ti_errmsg());
     ti_forecast fc = {.t = -1};
     int64_t len = 0;
     uint64_t t0 = ti_now_ns();

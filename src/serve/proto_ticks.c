@@ -45,7 +45,7 @@ static ti_err parse_symbols(ti_jr *jr, ti_request *r, int *n)
     return e;
 }
 
-static ti_err parse_body(ti_request *r, int F, int *n, int *normalised)
+ti_err ti_ticks_parse_body(ti_request *r, int F, int *n, int *normalised)
 {
     ti_jr jr;
     ti_jr_init(&jr, r->body.data, r->body.len);
@@ -103,7 +103,7 @@ enum MHD_Result ti_handle_ticks(ti_request *r, ti_model_entry *m)
         return ti_respond_error(r, 400, "model '%s' is not a causal model: streams need rv_causal", m->name);
     if (r->body.len == 0) return ti_respond_error(r, 400, "empty request body");
     int F = ti_serve_streams_features(m->streams), n = 0, normalised = 0, failed = 0;
-    ti_err e = parse_body(r, F, &n, &normalised);
+    ti_err e = ti_ticks_parse_body(r, F, &n, &normalised);
     if (e) return ti_respond_error(r, e == TI_ERR_NOMEM ? 500 : 400, "%s", ti_errmsg());
     ti_sbuf *o = &r->out;
     e = ti_sbuf_puts(o, "{\"model\":");

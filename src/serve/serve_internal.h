@@ -109,6 +109,10 @@ ti_err ti_check_shape(ti_request *r, int ndim, const int64_t *shape);
 void ti_normalise(ti_request *r, int normalised);
 /* proto_stream.c: POST /v1/streams/{symbol}/ticks and DELETE /v1/streams/{symbol} */
 enum MHD_Result ti_handle_stream(ti_request *r, ti_model_entry *m);
+/* The tick bodies, parsed from r->body into r->x (rows of F) or r->trades / r->symbols
+ * (fuzz/tick_bodies.c drives them): *n rows, trades or symbols. */
+ti_err ti_stream_parse_body(ti_request *r, int F, ti_tick_kind *kind, int *n);
+ti_err ti_ticks_parse_body(ti_request *r, int F, int *n, int *normalised);
 /* proto_ticks.c: POST /v1/ticks, one row for each of many symbols */
 enum MHD_Result ti_handle_ticks(ti_request *r, ti_model_entry *m);
 /* openapi.c */
