@@ -84,6 +84,14 @@ ti_err ti_stream_parse_body(ti_request *r, int F, ti_tick_kind *kind, int *n)
     return TI_OK;
 }
 
+ti_err ti_write_forecast_fields(ti_sbuf *o, const ti_forecast *fc)
+{
+    char a[24], b[24];
+    a[ti_format_float(a, fc->y_log)] = '\0';
+    b[ti_format_float(b, fc->rv)] = '\0';
+    return ti_sbuf_printf(o, ",\"t\":%lld,\"y_log\":%s,\"rv\":%s", (long long)fc->t, a, b);
+}
+
 enum MHD_Result ti_handle_stream(ti_request *r, ti_model_entry *m)
 {
     if (!m->streams)
@@ -117,10 +125,7 @@ enum MHD_Result ti_handle_stream(ti_request *r, ti_model_entry *m)
     if (!e && decoded == 0 && fc.t < 0) {
         e = ti_sbuf_printf(o, ",\"t\":null,\"y_log\":null,\"rv\":null");
     } else if (!e) {
-        char a[24], b[24];
-        a[ti_format_float(a, fc.y_log)] = '\0';
-        b[ti_format_float(b, fc.rv)] = '\0';
-        e = ti_sbuf_printf(o, ",\"t\":%lld,\"y_log\":%s,\"rv\":%s", (long long)fc.t, a, b);
+        e = ti_write_forecast_fields(o, &fc);
     }
     if (!e) e = ti_sbuf_printf(o, ",\"decoded\":%d,\"positions\":%lld}", decoded, (long long)len);
     return e ? ti_respond_error(r, 500, "response: %s", ti_errmsg()) : ti_respond(r, 200, "application/json");

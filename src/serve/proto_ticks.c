@@ -86,14 +86,10 @@ ti_err ti_ticks_parse_body(ti_request *r, int F, int *n, int *normalised)
 
 static ti_err write_forecast(ti_sbuf *o, const char *sym, const ti_forecast *fc, int64_t len)
 {
-    char a[24], b[24];
-    a[ti_format_float(a, fc->y_log)] = '\0';
-    b[ti_format_float(b, fc->rv)] = '\0';
     ti_err e = ti_sbuf_puts(o, "{\"symbol\":");
     if (!e) e = ti_sbuf_json_str(o, sym);
-    if (!e)
-        e = ti_sbuf_printf(o, ",\"t\":%lld,\"y_log\":%s,\"rv\":%s,\"positions\":%lld}", (long long)fc->t, a, b,
-                           (long long)len);
+    if (!e) e = ti_write_forecast_fields(o, fc);
+    if (!e) e = ti_sbuf_printf(o, ",\"positions\":%lld}", (long long)len);
     return e;
 }
 

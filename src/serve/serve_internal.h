@@ -113,6 +113,8 @@ enum MHD_Result ti_handle_stream(ti_request *r, ti_model_entry *m);
  * (fuzz/tick_bodies.c drives them): *n rows, trades or symbols. */
 ti_err ti_stream_parse_body(ti_request *r, int F, ti_tick_kind *kind, int *n);
 ti_err ti_ticks_parse_body(ti_request *r, int F, int *n, int *normalised);
+/* proto_stream.c: ,"t":..,"y_log":..,"rv":.. of a forecast (both tick endpoints) */
+ti_err ti_write_forecast_fields(ti_sbuf *o, const ti_forecast *fc);
 /* proto_ticks.c: POST /v1/ticks, one row for each of many symbols */
 enum MHD_Result ti_handle_ticks(ti_request *r, ti_model_entry *m);
 /* openapi.c */
