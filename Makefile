@@ -74,7 +74,7 @@ ifeq ($(CUDA_ON),1)
   # One nvcc run makes both the object and its ptxas listing (a pattern rule's targets).
   $(BUILD)/obj/src/kernels/cuda/%.cu.o $(BUILD)/obj/src/kernels/cuda/%.cu.res: src/kernels/cuda/%.cu \
       src/kernels/cuda/cuda_internal.cuh include/tickinfer/cuda.h include/tickinfer/kernels.h \
-      include/tickinfer/err.h include/tickinfer/model.h
+      include/tickinfer/err.h include/tickinfer/transformer.h
 	@mkdir -p $(dir $@)
 	$(NVCC) $(NVCC_FLAGS) --resource-usage -c $< -o $(@:.res=.o) 2>$(@:.o=.res) || \
 	  { cat $(@:.o=.res) >&2; exit 1; }

@@ -12,7 +12,7 @@
 #include "tickinfer/clock.h"
 #include "tickinfer/cpu.h"
 #include "tickinfer/hist.h"
-#include "tickinfer/model.h"
+#include "tickinfer/transformer.h"
 
 typedef struct result {
     const char *model;
@@ -33,9 +33,9 @@ static void fill_inputs(float *x, size_t n)
 }
 
 /* Runs forward until `seconds` have passed and at least min_reps were timed. */
-static int bench_one(result *r, const ti_model *m, int B, int T, int threads, double seconds, int min_reps)
+static int bench_one(result *r, const ti_tfm *m, int B, int T, int threads, double seconds, int min_reps)
 {
-    const ti_model_config *c = ti_model_get_config(m);
+    const ti_tfm_config *c = ti_tfm_get_config(m);
     const size_t nx = (size_t)B * T * c->n_features;
     float *x = malloc(nx * sizeof *x), *y = malloc((size_t)B * T * sizeof *y);
     ti_runstate *rs = NULL;
@@ -51,7 +51,7 @@ static int bench_one(result *r, const ti_model *m, int B, int T, int threads, do
     }
     fill_inputs(x, nx);
     for (int i = 0; i < 2; i++) /* warm: fault the run state in, train the branch predictors */
-        if (ti_model_forward(m, rs, y, x, B, T, pool) != TI_OK) {
+        if (ti_tfm_forward(m, rs, y, x, B, T, pool) != TI_OK) {
             fprintf(stderr, "model_forward: %s\n", ti_errmsg());
             ok = 0;
             break;
@@ -60,11 +60,11 @@ static int bench_one(result *r, const ti_model *m, int B, int T, int threads, do
     int reps = 0;
     while (ok && (reps < min_reps || ti_now_s() - start < seconds) && reps < 100000) {
         uint64_t t0 = ti_now_ns();
-        ti_model_forward(m, rs, y, x, B, T, pool);
+        ti_tfm_forward(m, rs, y, x, B, T, pool);
         ti_hist_record(&h, ti_now_ns() - t0);
         reps++;
     }
-    r->model = ti_model_kind_name(c->kind);
+    r->model = ti_tfm_arch_name(c->kind);
     r->T = T, r->B = B, r->threads = threads, r->reps = reps;
     r->p50_ms = (double)ti_hist_quantile(&h, 0.5) * 1e-6;
     r->p99_ms = (double)ti_hist_quantile(&h, 0.99) * 1e-6;
@@ -127,21 +127,21 @@ int main(int argc, char **argv)
             return 2;
         }
     }
-    ti_model *models[2] = {NULL, NULL};
-    ti_model_config c;
+    ti_tfm *models[2] = {NULL, NULL};
+    ti_tfm_config c;
     if (ckpt) {
-        if (ti_model_load(&models[0], NULL, ckpt, NULL) != TI_OK) {
+        if (ti_tfm_load(&models[0], NULL, ckpt, NULL) != TI_OK) {
             fprintf(stderr, "model_forward: %s\n", ti_errmsg());
             return 1;
         }
     } else {
-        ti_model_config_default(&c, TI_MODEL_TINYRV);
-        if (ti_model_create(&models[0], &c) == TI_OK) ti_model_init(models[0], 1);
+        ti_tfm_config_default(&c, TI_TFM_TINYRV);
+        if (ti_tfm_create(&models[0], &c) == TI_OK) ti_tfm_init(models[0], 1);
     }
-    ti_model_config_default(&c, TI_MODEL_RV_CAUSAL);
-    if (ti_model_create(&models[1], &c) == TI_OK) ti_model_init(models[1], 2);
+    ti_tfm_config_default(&c, TI_TFM_RV_CAUSAL);
+    if (ti_tfm_create(&models[1], &c) == TI_OK) ti_tfm_init(models[1], 2);
     for (int i = 0; i < 2; i++)
-        if (!models[i] || (!ti_model_is_packed(models[i]) && ti_model_pack(models[i]) != TI_OK)) {
+        if (!models[i] || (!ti_tfm_is_packed(models[i]) && ti_tfm_pack(models[i]) != TI_OK)) {
             fprintf(stderr, "model_forward: %s\n", ti_errmsg());
             return 1;
         }
@@ -153,7 +153,7 @@ int main(int argc, char **argv)
            "p99 ms", "min ms", "samples/s");
     result res[MAX_RESULTS];
     int n = 0;
-    const int Ts[2] = {ti_model_get_config(models[0])->context, 300};
+    const int Ts[2] = {ti_tfm_get_config(models[0])->context, 300};
     const int batches[2] = {1, 32}, threads[2] = {1, 2};
     for (int mi = 0; mi < 2; mi++)
         for (int bi = 0; bi < 2; bi++)
@@ -165,9 +165,9 @@ int main(int argc, char **argv)
                 fflush(stdout);
                 n++;
             }
-    ti_model_destroy(models[0]);
-    ti_model_destroy(models[1]);
-    if (write_json(out_path, res, n, ckpt ? ckpt : "random init (ti_model_init seed 1)") != 0) {
+    ti_tfm_destroy(models[0]);
+    ti_tfm_destroy(models[1]);
+    if (write_json(out_path, res, n, ckpt ? ckpt : "random init (ti_tfm_init seed 1)") != 0) {
         fprintf(stderr, "model_forward: cannot write %s\n", out_path);
         return 1;
     }

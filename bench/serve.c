@@ -1,5 +1,5 @@
 /* Server benchmarks (issue 6), one run, ratios within it:
- *   1. overhead: the causal model, batch 1, T 1 and T 300: in-process ti_model_forward vs
+ *   1. overhead: the causal model, batch 1, T 1 and T 300: in-process ti_tfm_forward vs
  *      an HTTP round trip on a keep-alive loopback connection (v2 binary and /predict
  *      JSON), same input, interleaved; overhead = p50(HTTP) - p50(in-process).  T 1 makes
  *      the forward short, so the overhead is not lost in the noise of a shared machine.
@@ -40,7 +40,7 @@ static stat_ns stats(uint64_t *v, int n)
 }
 
 /* n round trips of one prepared request on a keep-alive connection. */
-static int http_loop(int port, const char *path, const char *hdrs, const ti_sbuf *body, int n, uint64_t *lat)
+static int http_loop(int port, const char *path, const char *hdrs, const sv_sbuf *body, int n, uint64_t *lat)
 {
     tc_conn c;
     if (tc_open(&c, port)) return -1;
@@ -60,7 +60,7 @@ static int http_loop(int port, const char *path, const char *hdrs, const ti_sbuf
     return 0;
 }
 
-static void v2_binary_body(ti_sbuf *s, char *hl, size_t hl_cap, const float *x, int B, int T, int F)
+static void v2_binary_body(sv_sbuf *s, char *hl, size_t hl_cap, const float *x, int B, int T, int F)
 {
     char hdr[400];
     size_t bytes = (size_t)B * T * F * sizeof(float);
@@ -68,9 +68,9 @@ static void v2_binary_body(ti_sbuf *s, char *hl, size_t hl_cap, const float *x, 
                      "{\"inputs\":[{\"name\":\"x\",\"shape\":[%d,%d,%d],\"datatype\":\"FP32\",\"parameters\":"
                      "{\"binary_data_size\":%zu}}],\"parameters\":{\"binary_data_output\":true}}",
                      B, T, F, bytes);
-    ti_sbuf_clear(s);
-    ti_sbuf_append(s, hdr, (size_t)n);
-    ti_sbuf_append(s, x, bytes);
+    sv_sbuf_clear(s);
+    sv_sbuf_append(s, hdr, (size_t)n);
+    sv_sbuf_append(s, x, bytes);
     snprintf(hl, hl_cap, "Inference-Header-Content-Length: %d\r\n", n);
 }
 
@@ -83,12 +83,12 @@ static int overhead(int port, ref_model *rv, int T, stat_ns out[3])
     static uint64_t lat_in[N1], lat_bin[N1], lat_json[N1];
     char hl[96];
     make_input(rv, x1, 1, T, 3);
-    ti_sbuf body, jbody;
-    ti_sbuf_init(&body, (size_t)1 << 24);
-    ti_sbuf_init(&jbody, (size_t)1 << 24);
-    ti_sbuf_puts(&jbody, "{\"x\":");
+    sv_sbuf body, jbody;
+    sv_sbuf_init(&body, (size_t)1 << 24);
+    sv_sbuf_init(&jbody, (size_t)1 << 24);
+    sv_sbuf_puts(&jbody, "{\"x\":");
     json_tensor3(&jbody, x1, 1, T, F1);
-    ti_sbuf_puts(&jbody, "}");
+    sv_sbuf_puts(&jbody, "}");
     v2_binary_body(&body, hl, sizeof hl, x1, 1, T, F1);
     tc_conn cb, cj;
     int rc = tc_open(&cb, port) || tc_open(&cj, port);
@@ -111,8 +111,8 @@ static int overhead(int port, ref_model *rv, int T, stat_ns out[3])
     }
     tc_close(&cb);
     tc_close(&cj);
-    ti_sbuf_free(&body);
-    ti_sbuf_free(&jbody);
+    sv_sbuf_free(&body);
+    sv_sbuf_free(&jbody);
     if (rc) return fprintf(stderr, "bench: overhead run at T %d failed\n", T), 1;
     out[0] = stats(lat_in, N1), out[1] = stats(lat_bin, N1), out[2] = stats(lat_json, N1);
     return 0;
@@ -122,7 +122,7 @@ typedef struct tp_client {
     const char *path;
     int port, n, fail;
     uint64_t until;
-    const ti_sbuf *body;
+    const sv_sbuf *body;
     const char *hl;
     uint64_t *lat; /* [cap] */
     int cap;
@@ -160,8 +160,8 @@ typedef struct tp_result {
 
 /* 8 clients for `secs` against a fresh server with the given batching; stream_body
  * non-NULL: client i posts it to /v1/streams/S<i>/ticks instead. */
-static tp_result throughput(int max_batch, int delay_us, const ti_sbuf *body, const char *hl, double secs,
-                            int http_threads, const ti_sbuf *stream_body)
+static tp_result throughput(int max_batch, int delay_us, const sv_sbuf *body, const char *hl, double secs,
+                            int http_threads, const sv_sbuf *stream_body)
 {
     enum { NC = 8, CAP = 200000 };
     tp_result res = {0};
@@ -222,8 +222,8 @@ int main(void)
     int port = ti_server_port(s);
     enum { N1 = 400, N32 = 15 };
     static uint64_t lat[N1];
-    ti_sbuf body;
-    ti_sbuf_init(&body, (size_t)64 << 20);
+    sv_sbuf body;
+    sv_sbuf_init(&body, (size_t)64 << 20);
     char hl[96];
 
     /* 1. overhead at batch 1 */
@@ -240,10 +240,10 @@ int main(void)
     make_input(&tiny, x2, B2, T2, 4);
     stat_ns fmt[3];
     size_t fmt_bytes[3];
-    ti_sbuf_clear(&body);
-    ti_sbuf_printf(&body, "{\"inputs\":[{\"name\":\"x\",\"shape\":[%d,%d,%d],\"datatype\":\"FP32\",\"data\":", B2, T2, F2);
+    sv_sbuf_clear(&body);
+    sv_sbuf_printf(&body, "{\"inputs\":[{\"name\":\"x\",\"shape\":[%d,%d,%d],\"datatype\":\"FP32\",\"data\":", B2, T2, F2);
     json_tensor3(&body, x2, B2, T2, F2);
-    ti_sbuf_puts(&body, "}]}");
+    sv_sbuf_puts(&body, "}]}");
     fmt_bytes[0] = body.len;
     if (http_loop(port, "/v2/models/tiny/infer", NULL, &body, N32, lat)) return 1;
     fmt[0] = stats(lat, N32);
@@ -251,9 +251,9 @@ int main(void)
     char hdr[256];
     size_t nh;
     ti_npy_header_f32(hdr, sizeof hdr, &nh, 3, shape);
-    ti_sbuf_clear(&body);
-    ti_sbuf_append(&body, hdr, nh);
-    ti_sbuf_append(&body, x2, sizeof(float) * B2 * T2 * F2);
+    sv_sbuf_clear(&body);
+    sv_sbuf_append(&body, hdr, nh);
+    sv_sbuf_append(&body, x2, sizeof(float) * B2 * T2 * F2);
     fmt_bytes[1] = body.len;
     if (http_loop(port, "/predict_np?model=tiny", "Accept: application/x-npy\r\n", &body, N32, lat)) return 1;
     fmt[1] = stats(lat, N32);
@@ -268,13 +268,13 @@ int main(void)
     tp_result tp[4] = {throughput(1, 0, &body, hl, 3.0, 1, NULL), throughput(8, 0, &body, hl, 3.0, 1, NULL),
                        throughput(8, 200, &body, hl, 3.0, 1, NULL), throughput(8, 1000, &body, hl, 3.0, 1, NULL)};
     /* 4. stream ticks: one raw feature row per request */
-    ti_sbuf tick;
-    ti_sbuf_init(&tick, 4096);
-    ti_sbuf_puts(&tick, "{\"features\":[[");
-    ti_sbuf_floats(&tick, x1, F1);
-    ti_sbuf_puts(&tick, "]]}");
+    sv_sbuf tick;
+    sv_sbuf_init(&tick, 4096);
+    sv_sbuf_puts(&tick, "{\"features\":[[");
+    sv_sbuf_floats(&tick, x1, F1);
+    sv_sbuf_puts(&tick, "]]}");
     tp_result ticks = throughput(1, 0, &body, hl, 3.0, 2, &tick);
-    ti_sbuf_free(&tick);
+    sv_sbuf_free(&tick);
     if (tp[0].fail || tp[1].fail || tp[2].fail || tp[3].fail) fprintf(stderr, "bench: throughput runs had failures\n");
 
     printf("serve bench (loopback, 1 HTTP thread, 1 worker)\n");
@@ -325,7 +325,7 @@ int main(void)
         fclose(f);
     }
     free(x2);
-    ti_sbuf_free(&body);
+    sv_sbuf_free(&body);
     ti_server_drain(s, 5000);
     ti_server_destroy(s);
     ref_close(&rv);

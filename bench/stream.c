@@ -1,6 +1,6 @@
 /* Streaming benchmark (one thread, the active SIMD level):
  *   1. per-tick cost with the KV cache (one decode step, window full and wrapping) vs the
- *      full-window recompute (ti_model_forward of the last ctx inputs, batch 1, last output),
+ *      full-window recompute (ti_tfm_forward of the last ctx inputs, batch 1, last output),
  *      at ctx 64 ... 4096, ring and paged layouts;
  *   2. many symbols: N streams (paged pool), ticks round-robin across them, per-tick latency
  *      and the memory the caches hold.
@@ -41,9 +41,9 @@ static lat hist_lat(ti_hist *h)
 }
 
 /* Decode latency with the window full: warm with ctx ticks, then time `n` ticks. */
-static int bench_decode(lat *out, const ti_model *m, int ctx, ti_kv_layout layout, int n)
+static int bench_decode(lat *out, const ti_tfm *m, int ctx, ti_kv_layout layout, int n)
 {
-    const int F = ti_model_get_config(m)->n_features;
+    const int F = ti_tfm_get_config(m)->n_features;
     ti_stream_engine *e;
     ti_stream *s;
     if (ti_stream_engine_create(&e, m, NULL, 1, &(ti_stream_opts){.window = ctx, .layout = layout}) ||
@@ -66,21 +66,21 @@ static int bench_decode(lat *out, const ti_model *m, int ctx, ti_kv_layout layou
     return 0;
 }
 
-/* Full-window recompute: ti_model_forward of ctx inputs, batch 1, one thread. */
-static int bench_recompute(lat *out, const ti_model *m, int ctx, double seconds)
+/* Full-window recompute: ti_tfm_forward of ctx inputs, batch 1, one thread. */
+static int bench_recompute(lat *out, const ti_tfm *m, int ctx, double seconds)
 {
-    const int F = ti_model_get_config(m)->n_features;
+    const int F = ti_tfm_get_config(m)->n_features;
     ti_runstate *r;
     if (ti_runstate_create(&r, m, 1, ctx, 0)) return -1;
     float *x = malloc(sizeof(float) * (size_t)ctx * F), *y = malloc(sizeof(float) * (size_t)ctx);
     for (int i = 0; i < ctx * F; i++) x[i] = frand();
     ti_hist h;
     ti_hist_init(&h, 100000000000ull, 7);
-    ti_model_forward(m, r, y, x, 1, ctx, NULL);
+    ti_tfm_forward(m, r, y, x, 1, ctx, NULL);
     const double t_end = ti_now_s() + seconds;
     while (h.total < 5 || (ti_now_s() < t_end && h.total < 2000)) {
         const uint64_t t0 = ti_now_ns();
-        ti_model_forward(m, r, y, x, 1, ctx, NULL);
+        ti_tfm_forward(m, r, y, x, 1, ctx, NULL);
         ti_hist_record(&h, ti_now_ns() - t0);
     }
     *out = hist_lat(&h);
@@ -97,9 +97,9 @@ typedef struct many_row {
 } many_row;
 
 /* N symbols (paged), each warmed with `warm` ticks, then `n` ticks round-robin. */
-static int bench_many(many_row *row, const ti_model *m, int N, int W, int warm, int n)
+static int bench_many(many_row *row, const ti_tfm *m, int N, int W, int warm, int n)
 {
-    const int F = ti_model_get_config(m)->n_features;
+    const int F = ti_tfm_get_config(m)->n_features;
     ti_stream_engine *e;
     if (ti_stream_engine_create(&e, m, NULL, 1,
                                 &(ti_stream_opts){.window = W, .layout = TI_KV_PAGED, .max_streams = N}))
@@ -148,16 +148,16 @@ int main(int argc, char **argv)
         }
     }
     ti_ckpt_meta meta;
-    ti_model *probe;
-    if (ti_model_load(&probe, &meta, model_path, NULL)) {
+    ti_tfm *probe;
+    if (ti_tfm_load(&probe, &meta, model_path, NULL)) {
         fprintf(stderr, "stream bench: %s\n", ti_errmsg());
         return 1;
     }
-    ti_model_config cfg = *ti_model_get_config(probe);
-    ti_model_destroy(probe);
+    ti_tfm_config cfg = *ti_tfm_get_config(probe);
+    ti_tfm_destroy(probe);
     cfg.context = 4096;
-    ti_model *m;
-    if (ti_model_load(&m, NULL, model_path, &(ti_model_load_opts){.config = &cfg})) {
+    ti_tfm *m;
+    if (ti_tfm_load(&m, NULL, model_path, &(ti_tfm_load_opts){.config = &cfg})) {
         fprintf(stderr, "stream bench: %s\n", ti_errmsg());
         return 1;
     }
@@ -226,7 +226,7 @@ int main(int argc, char **argv)
     }
     fprintf(f, "# Streaming: per-tick cost with the KV cache vs full-window recompute\n\n");
     fprintf(f, "Model `%s` (rv_causal d%d, %d heads, %d layers, context raised to 4096), one thread, SIMD %s. "
-               "Decode = one tick with the window full (wrapping); recompute = `ti_model_forward` of the last ctx "
+               "Decode = one tick with the window full (wrapping); recompute = `ti_tfm_forward` of the last ctx "
                "inputs (batch 1). Latencies are medians (p99 in the JSON).\n\n",
             model_path, cfg.d_model, cfg.n_heads, cfg.n_layers, ti_simd_name(ti_simd_active()));
     fprintf(f, "| ctx | decode ring p50 us | decode paged p50 us | recompute p50 us | speed-up |\n|---:|---:|---:|---:|---:|\n");
@@ -251,7 +251,7 @@ int main(int argc, char **argv)
     snprintf(path, sizeof path, "%s/stream.svg", out);
     if (ti_plot_write_svg(&p, path)) fprintf(stderr, "stream bench: %s\n", ti_errmsg());
     printf("\nwrote %s/stream.{json,md,svg}\n", out);
-    ti_model_destroy(m);
+    ti_tfm_destroy(m);
     ti_ckpt_meta_free(&meta);
     return 0;
 }

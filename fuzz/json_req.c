@@ -18,9 +18,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     int64_t shape[4];
     int ndim;
     size_t n;
-    ti_jr r;
-    ti_jr_init(&r, s, size);
-    ti_err e = ti_jr_tensor(&r, buf, sizeof buf / sizeof buf[0], 4, shape, &ndim, &n);
+    sv_jr r;
+    sv_jr_init(&r, s, size);
+    ti_err e = sv_jr_tensor(&r, buf, sizeof buf / sizeof buf[0], 4, shape, &ndim, &n);
     if (e == TI_OK) {
         size_t prod = 1;
         for (int i = 0; i < ndim; i++) prod *= (size_t)shape[i];
@@ -30,16 +30,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     } else if (!ti_errmsg()[0]) {
         abort();
     }
-    ti_jr_init(&r, s, size);
-    if (ti_jr_skip(&r) == TI_OK) (void)ti_jr_finish(&r);
+    sv_jr_init(&r, s, size);
+    if (sv_jr_skip(&r) == TI_OK) (void)sv_jr_finish(&r);
     /* An object walk with keys, as the request parsers do. */
-    ti_jr_init(&r, s, size);
+    sv_jr_init(&r, s, size);
     char key[16];
     int more;
-    if (ti_jr_obj_begin(&r) == TI_OK)
-        while (ti_jr_obj_next(&r, key, sizeof key, &more) == TI_OK && more)
-            if (ti_jr_skip(&r) != TI_OK) break;
+    if (sv_jr_obj_begin(&r) == TI_OK)
+        while (sv_jr_obj_next(&r, key, sizeof key, &more) == TI_OK && more)
+            if (sv_jr_skip(&r) != TI_OK) break;
     double v;
-    (void)ti_json_parse_number(s, size < 600 ? size : 600, &v);
+    (void)sv_json_parse_number(s, size < 600 ? size : 600, &v);
     return 0;
 }

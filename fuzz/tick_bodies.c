@@ -13,7 +13,7 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-static void check_rows(const ti_request *r, int n, int F)
+static void check_rows(const sv_request *r, int n, int F)
 {
     for (size_t i = 0; i < (size_t)n * (size_t)F; i++)
         if (!isfinite(r->x[i])) abort();
@@ -23,16 +23,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     enum { F = 4 };
     if (size >= (1u << 20)) return 0; /* the server caps bodies long before this */
-    ti_request r;
+    sv_request r;
     memset(&r, 0, sizeof r);
-    ti_sbuf_init(&r.body, 1 << 20);
-    if (ti_sbuf_puts(&r.body, "") || (size && ti_sbuf_append(&r.body, data, size))) abort();
-    ti_tick_kind kind;
+    sv_sbuf_init(&r.body, 1 << 20);
+    if (sv_sbuf_puts(&r.body, "") || (size && sv_sbuf_append(&r.body, data, size))) abort();
+    sv_tick_kind kind;
     int n = -1;
-    ti_err e = ti_stream_parse_body(&r, F, &kind, &n);
+    ti_err e = sv_stream_parse_body(&r, F, &kind, &n);
     if (e == TI_OK) {
-        if (n < 1 || n > TI_SS_MAX_TICKS) abort();
-        if (kind == TI_TICK_TRADES) {
+        if (n < 1 || n > SV_SS_MAX_TICKS) abort();
+        if (kind == SV_TICK_TRADES) {
             for (int i = 0; i < n; i++)
                 if (r.trades[i].t < 0 || !(r.trades[i].price > 0) || !(r.trades[i].size >= 0)) abort();
         } else {
@@ -43,18 +43,18 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     }
     int norm = -1;
     n = -1;
-    e = ti_ticks_parse_body(&r, F, &n, &norm);
+    e = sv_ticks_parse_body(&r, F, &n, &norm);
     if (e == TI_OK) {
-        if (n < 1 || n > TI_SS_MAX_TICKS || (norm != 0 && norm != 1)) abort();
+        if (n < 1 || n > SV_SS_MAX_TICKS || (norm != 0 && norm != 1)) abort();
         check_rows(&r, n, F);
         for (int i = 0; i < n; i++) {
-            size_t len = strnlen(r.symbols[i], TI_SS_SYMBOL_MAX);
-            if (len < 1 || len >= TI_SS_SYMBOL_MAX || strchr(r.symbols[i], '/') || strchr(r.symbols[i], ' ')) abort();
+            size_t len = strnlen(r.symbols[i], SV_SS_SYMBOL_MAX);
+            if (len < 1 || len >= SV_SS_SYMBOL_MAX || strchr(r.symbols[i], '/') || strchr(r.symbols[i], ' ')) abort();
         }
     } else if (!ti_errmsg()[0]) {
         abort();
     }
-    ti_sbuf_free(&r.body);
+    sv_sbuf_free(&r.body);
     ti_free_aligned(r.x);
     ti_free_aligned(r.y);
     free(r.trades);

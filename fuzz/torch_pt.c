@@ -9,7 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "model/pt_zip_build.h"
+#include "formats/pt_zip_build.h"
 #include "tickinfer/torch_pt.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);

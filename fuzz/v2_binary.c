@@ -21,12 +21,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     size_t len = size - 2;
     if (hl > len) return 0; /* the server rejects this before parsing */
     static ti_server srv;
-    static ti_model_entry ent;
-    static ti_model_config cfg;
+    static sv_model_entry ent;
+    static ti_tfm_config cfg;
     static float mean[4] = {0, 1, 2, 3}, sd[4] = {1, 2, 3, 4};
     ti_server_config_default(&srv.cfg);
     srv.cfg.max_request_rows = 16;
-    ti_model_config_default(&cfg, TI_MODEL_RV_CAUSAL);
+    ti_tfm_config_default(&cfg, TI_TFM_RV_CAUSAL);
     cfg.n_features = 4;
     cfg.context = 8;
     snprintf(ent.name, sizeof ent.name, "fuzz");
@@ -37,18 +37,18 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     ent.meta.n_features = 4;
     ent.meta.mean = mean;
     ent.meta.std = sd;
-    ti_request r;
+    sv_request r;
     memset(&r, 0, sizeof r);
     r.srv = &srv;
     r.model = &ent;
-    ti_sbuf_init(&r.out, 1 << 20);
-    if (ti_v2_parse_infer(&r, body, len, hl) == TI_OK) {
+    sv_sbuf_init(&r.out, 1 << 20);
+    if (sv_v2_parse_infer(&r, body, len, hl) == TI_OK) {
         if (r.B < 1 || r.B > 16 || r.T < 1 || r.T > 8) abort();
         if ((size_t)r.B * (size_t)r.T * 4 > r.x_cap || (size_t)r.B * (size_t)r.T > r.y_cap) abort();
         for (int i = 0; i < r.B * r.T; i++) r.y[i] = (float)i;
-        if (ti_v2_write_infer(&r) != TI_OK) abort();
+        if (sv_v2_write_infer(&r) != TI_OK) abort();
     }
-    ti_sbuf_free(&r.out);
+    sv_sbuf_free(&r.out);
     ti_free_aligned(r.x);
     ti_free_aligned(r.y);
     return 0;

@@ -108,7 +108,7 @@ int cmd_eval(int argc, char **argv)
         snprintf(outdir, sizeof outdir, "%.*s", sl ? (int)(sl - ckpt) : 1, sl ? ckpt : ".");
     }
     ti_dataset *ds = NULL;
-    ti_model *m = NULL;
+    ti_tfm *m = NULL;
     ti_pool *pool = NULL;
     ti_ckpt_meta meta;
     memset(&meta, 0, sizeof meta);
@@ -117,7 +117,7 @@ int cmd_eval(int argc, char **argv)
     double rmspe[2] = {0}, scale = 1;
     ti_baseline_report br;
     ti_err e = ti_dataset_open(&ds, dsdir, 0);
-    if (!e) e = ti_model_load(&m, &meta, ckpt, NULL);
+    if (!e) e = ti_tfm_load(&m, &meta, ckpt, NULL);
     if (!e) e = check_compat(&meta, ti_dataset_get_info(ds), ckpt);
     if (!e) e = ti_pool_create(&pool, threads);
     if (!e) e = ti_eval_fit_scale(&scale, m, ds, 8192, pool);
@@ -140,7 +140,7 @@ int cmd_eval(int argc, char **argv)
     if (!e) {
         const ti_dataset_info *in = ti_dataset_get_info(ds);
         char cfgjson[1024], md[8192], js[8192];
-        ti_model_config_to_json(cfgjson, sizeof cfgjson, ti_model_get_config(m));
+        ti_tfm_config_to_json(cfgjson, sizeof cfgjson, ti_tfm_get_config(m));
         double best_base = INFINITY;
         const char *best_name = "";
         for (int i = 0; i < br.n; i++)
@@ -172,7 +172,7 @@ int cmd_eval(int argc, char **argv)
     }
     for (int s = 0; s < 2; s++) free(pred[s]), free(y[s]);
     ti_ckpt_meta_free(&meta);
-    ti_model_destroy(m);
+    ti_tfm_destroy(m);
     ti_pool_destroy(pool);
     ti_dataset_close(ds);
     return e ? cli_fail("eval", e) : 0;

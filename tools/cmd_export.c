@@ -4,7 +4,7 @@
 #include <string.h>
 
 #include "cli.h"
-#include "tickinfer/model.h"
+#include "tickinfer/transformer.h"
 #include "tickinfer/onnx.h"
 #include "tickinfer/safetensors.h"
 
@@ -65,10 +65,10 @@ int cmd_export(int argc, char **argv)
         return 2;
     }
     const char *in = argv[optind];
-    ti_model *m = NULL;
+    ti_tfm *m = NULL;
     ti_ckpt_meta meta;
     memset(&meta, 0, sizeof meta);
-    ti_err e = ti_model_load(&m, &meta, in, &(ti_model_load_opts){.no_pack = 1});
+    ti_err e = ti_tfm_load(&m, &meta, in, &(ti_tfm_load_opts){.no_pack = 1});
     if (e) return cli_fail("export", e);
     /* carry the checkpoint's own metadata (rv_scale, step, ...) when it is safetensors */
     const char *keys[MAX_EXTRA], *vals[MAX_EXTRA];
@@ -91,12 +91,12 @@ int cmd_export(int argc, char **argv)
                          .extra_values = vals};
     e = ti_onnx_export(out, m, &data, &eo);
     if (!e && !quiet) {
-        const ti_model_config *cfg = ti_model_get_config(m);
-        printf("wrote %s: %s %s graph, %zu parameters, opset 17\n", out, ti_model_kind_name(cfg->kind),
-               eo.graph == TI_ONNX_DECODE ? "decode" : "full", ti_model_n_params(m));
+        const ti_tfm_config *cfg = ti_tfm_get_config(m);
+        printf("wrote %s: %s %s graph, %zu parameters, opset 17\n", out, ti_tfm_arch_name(cfg->kind),
+               eo.graph == TI_ONNX_DECODE ? "decode" : "full", ti_tfm_n_params(m));
     }
     if (st) ti_safetensors_close(st);
     ti_ckpt_meta_free(&meta);
-    ti_model_destroy(m);
+    ti_tfm_destroy(m);
     return e ? cli_fail("export", e) : 0;
 }

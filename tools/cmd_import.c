@@ -5,7 +5,7 @@
 #include <string.h>
 
 #include "cli.h"
-#include "tickinfer/model.h"
+#include "tickinfer/transformer.h"
 #include "tickinfer/onnx.h"
 
 static void usage(FILE *f)
@@ -56,27 +56,27 @@ int cmd_import(int argc, char **argv)
         usage(stderr);
         return 2;
     }
-    ti_model *m = NULL;
+    ti_tfm *m = NULL;
     ti_onnx_info info;
     ti_err e = ti_onnx_import(&m, &info, argv[optind], &io);
     if (e) return cli_fail("import", e);
-    ti_ckpt_data data = {.n_features = ti_model_get_config(m)->n_features,
+    ti_ckpt_data data = {.n_features = ti_tfm_get_config(m)->n_features,
                          .feature_names = (const char *const *)info.meta.feature_names,
                          .mean = info.meta.mean,
                          .std = info.meta.std,
                          .n_extra = info.n_extra,
                          .extra_keys = (const char *const *)info.extra_keys,
                          .extra_values = (const char *const *)info.extra_values};
-    e = ti_model_save(m, out, &data);
+    e = ti_tfm_save(m, out, &data);
     if (!e && !quiet) {
-        const ti_model_config *cfg = ti_model_get_config(m);
+        const ti_tfm_config *cfg = ti_tfm_get_config(m);
         printf("wrote %s: %s (%s), opset %lld, producer '%s'\n  F %d, d_model %d, heads %d, layers %d, d_ff %d, %s, "
                "context %d%s\n",
-               out, ti_model_kind_name(cfg->kind), info.pattern, (long long)info.opset, info.producer, cfg->n_features,
-               cfg->d_model, cfg->n_heads, cfg->n_layers, cfg->d_ff, ti_model_act_name(cfg->activation), cfg->context,
+               out, ti_tfm_arch_name(cfg->kind), info.pattern, (long long)info.opset, info.producer, cfg->n_features,
+               cfg->d_model, cfg->n_heads, cfg->n_layers, cfg->d_ff, ti_tfm_act_name(cfg->activation), cfg->context,
                info.meta.config_source == TI_CONFIG_FROM_METADATA ? " (config from metadata)" : "");
     }
     ti_onnx_info_free(&info);
-    ti_model_destroy(m);
+    ti_tfm_destroy(m);
     return e ? cli_fail("import", e) : 0;
 }

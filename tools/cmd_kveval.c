@@ -37,7 +37,7 @@ typedef struct kveval_row {
     double seconds;
 } kveval_row;
 
-static ti_err run_dtype(kveval_row *r, float *pred, float *y, int64_t *n, const ti_model *m, const ti_ckpt_meta *meta,
+static ti_err run_dtype(kveval_row *r, float *pred, float *y, int64_t *n, const ti_tfm *m, const ti_ckpt_meta *meta,
                         const ti_dataset *ds, ti_split split, int64_t max_n, uint64_t seed, double scale,
                         const ti_stream_opts *base)
 {
@@ -166,7 +166,7 @@ int cmd_kveval(int argc, char **argv)
         if (!e && dt != TI_KV_F32) rows[nrows++] = (kveval_row){.dt = dt};
     }
     ti_dataset *ds = NULL;
-    ti_model *m = NULL;
+    ti_tfm *m = NULL;
     ti_pool *pool = NULL;
     ti_ckpt_meta meta;
     memset(&meta, 0, sizeof meta);
@@ -175,7 +175,7 @@ int cmd_kveval(int argc, char **argv)
     int64_t n = 0;
     ti_stream_opts so = {.window = (int)window, .sinks = (int)sinks};
     if (!e) e = ti_dataset_open(&ds, dsdir, 0);
-    if (!e) e = ti_model_load(&m, &meta, ckpt, NULL);
+    if (!e) e = ti_tfm_load(&m, &meta, ckpt, NULL);
     if (!e) e = ti_pool_create(&pool, 0);
     if (!e) e = ti_eval_fit_scale(&scale, m, ds, KVEVAL_FIT_MAX, pool);
     size_t cap = 0;
@@ -193,7 +193,7 @@ int cmd_kveval(int argc, char **argv)
         e = ti_eval_predict(pred, y, m, ds, split, (int64_t)cap, scale, pool);
         if (!e) batch_rmspe = ti_rmspe(y, pred, cap);
     }
-    const ti_model_config *c = m ? ti_model_get_config(m) : NULL;
+    const ti_tfm_config *c = m ? ti_tfm_get_config(m) : NULL;
     if (!e && so.window == 0) so.window = c->context;
     for (int i = 0; i < nrows && !e; i++) {
         kveval_row *r = &rows[i];
@@ -210,7 +210,7 @@ int cmd_kveval(int argc, char **argv)
     if (!e) e = write_report(out, ckpt, dsdir, &so, split_name, n, seed, scale, batch_rmspe, rows, nrows);
     free(pred), free(pred_f32), free(y);
     ti_ckpt_meta_free(&meta);
-    ti_model_destroy(m);
+    ti_tfm_destroy(m);
     ti_pool_destroy(pool);
     ti_dataset_close(ds);
     return e ? cli_fail("kveval", e) : 0;

@@ -16,7 +16,7 @@
 #include "tickinfer/ingest.h"
 #include "tickinfer/kv.h"
 #include "tickinfer/kvquant.h"
-#include "tickinfer/model.h"
+#include "tickinfer/transformer.h"
 #include "tickinfer/safetensors.h"
 #include "tickinfer/stream.h"
 
@@ -55,7 +55,7 @@ typedef struct stats_row {
 } stats_row;
 
 /* KV side: N caches of the layout, each appended `fill` times. */
-static ti_err measure_kv(stats_row *r, const ti_model_config *c, ti_kv_layout layout, ti_kv_dtype dt, int W, int K,
+static ti_err measure_kv(stats_row *r, const ti_tfm_config *c, ti_kv_layout layout, ti_kv_dtype dt, int W, int K,
                          int N, int fill, int bs)
 {
     ti_kv_pool *pool = NULL;
@@ -109,7 +109,7 @@ static ti_err measure_kv(stats_row *r, const ti_model_config *c, ti_kv_layout la
 }
 
 /* Stream side: an engine with N open (empty) streams, for the scratch + feature state. */
-static ti_err measure_state(size_t *state_bytes, const ti_model *m, ti_kv_layout layout, ti_kv_dtype dt, int W, int K,
+static ti_err measure_state(size_t *state_bytes, const ti_tfm *m, ti_kv_layout layout, ti_kv_dtype dt, int W, int K,
                             int N)
 {
     ti_stream_engine *e;
@@ -180,12 +180,12 @@ static int cmd_stream_stats(int argc, char **argv)
         if (derr) return cli_fail("stream stats", derr);
         dt_lo = dt_hi = (int)dt;
     }
-    ti_model *m;
-    ti_err err = ti_model_load(&m, NULL, model_path, NULL);
+    ti_tfm *m;
+    ti_err err = ti_tfm_load(&m, NULL, model_path, NULL);
     if (err) return cli_fail("stream stats", err);
-    const ti_model_config *c = ti_model_get_config(m);
-    if (c->kind != TI_MODEL_RV_CAUSAL) {
-        ti_model_destroy(m);
+    const ti_tfm_config *c = ti_tfm_get_config(m);
+    if (c->kind != TI_TFM_RV_CAUSAL) {
+        ti_tfm_destroy(m);
         return cli_fail("stream stats", ti_errorf(TI_ERR_UNSUPPORTED, "stream stats: %s is not an rv_causal model "
                                                                       "(only causal models stream)", model_path));
     }
@@ -204,7 +204,7 @@ static int cmd_stream_stats(int argc, char **argv)
         size_t state = 0;
         if ((err = measure_kv(&r, c, (ti_kv_layout)l, dt, W, K, N, fill, bs)) ||
             (err = measure_state(&state, m, (ti_kv_layout)l, dt, W, K, N))) {
-            ti_model_destroy(m);
+            ti_tfm_destroy(m);
             return cli_fail("stream stats", err);
         }
         char b_kv[32], b_st[32], b_ps[32], b_tot[32], b_res[32], blk[40];
@@ -223,7 +223,7 @@ static int cmd_stream_stats(int argc, char **argv)
            "scratch + feature state; reserved: ring = total, paged = blocks obtained from the system\n"
            "(+ sink rows); "
            "util = window positions held / window position slots allocated.\n");
-    ti_model_destroy(m);
+    ti_tfm_destroy(m);
     return 0;
 }
 
@@ -297,7 +297,7 @@ static int cmd_stream_replay(int argc, char **argv)
         return 2;
     }
     ti_ckpt_meta meta;
-    ti_model *m = NULL;
+    ti_tfm *m = NULL;
     ti_source *src = NULL;
     ti_stream_engine *e = NULL;
     ti_symbol_data *sd = NULL;
@@ -306,7 +306,7 @@ static int cmd_stream_replay(int argc, char **argv)
     FILE *csv = NULL;
     ti_hist h = {0};
     int n_loaded = 0, rc = 1;
-    ti_err err = ti_model_load(&m, &meta, model_path, NULL);
+    ti_err err = ti_tfm_load(&m, &meta, model_path, NULL);
     if (err) return cli_fail("stream replay", err);
     if ((err = ti_source_open_optiver(&src, src_path))) goto done;
     if (src->has_book != 0 || meta.n_features != ti_features_count(0)) {
@@ -394,7 +394,7 @@ done:
     for (int i = 0; i < n_loaded && sd; i++) ti_symbol_data_free(&sd[i]);
     free(sd), free(s), free(cur);
     ti_source_close(src);
-    ti_model_destroy(m);
+    ti_tfm_destroy(m);
     ti_ckpt_meta_free(&meta);
     return rc;
 }

@@ -10,7 +10,7 @@
 #include <string.h>
 
 #include "tickinfer/cuda.h"
-#include "tickinfer/model.h"
+#include "tickinfer/transformer.h"
 
 #define BENCH_NAME "bench_model"
 #include "cuda_bench_common.h"
@@ -32,17 +32,17 @@ static void bench(const char *what, const char *shape, ti_err (*fn)(void *), voi
             p95 * 1e3, p99 * 1e3, items / (med * 1e-3));
 }
 
-static ti_model *get_model(const char *path, ti_model_kind kind)
+static ti_tfm *get_model(const char *path, ti_tfm_arch kind)
 {
-    ti_model *m = NULL;
+    ti_tfm *m = NULL;
     if (path && *path) {
-        CHECK(ti_model_load(&m, NULL, path, NULL));
+        CHECK(ti_tfm_load(&m, NULL, path, NULL));
         return m;
     }
-    ti_model_config c;
-    ti_model_config_default(&c, kind);
-    CHECK(ti_model_create(&m, &c));
-    ti_model_init(m, 1);
+    ti_tfm_config c;
+    ti_tfm_config_default(&c, kind);
+    CHECK(ti_tfm_create(&m, &c));
+    ti_tfm_init(m, 1);
     return m;
 }
 
@@ -75,8 +75,8 @@ int main(int argc, char **argv)
     CHECK(ti_cuda_get_info(cu, &info));
     fprintf(out, "{\"device\": \"%s\", \"runs\": %d, \"results\": [\n", info.name, RUNS);
 
-    ti_model *tiny = get_model(argc > 2 ? argv[2] : NULL, TI_MODEL_TINYRV);
-    const ti_model_config *tc = ti_model_get_config(tiny);
+    ti_tfm *tiny = get_model(argc > 2 ? argv[2] : NULL, TI_TFM_TINYRV);
+    const ti_tfm_config *tc = ti_tfm_get_config(tiny);
     const int bs[2] = {1, 32};
     for (int i = 0; i < 2; i++) {
         fw_a a = {NULL, NULL, NULL, bs[i], tc->context};
@@ -93,10 +93,10 @@ int main(int argc, char **argv)
         ti_cuda_model_destroy(a.gm);
         free(hx);
     }
-    ti_model_destroy(tiny);
+    ti_tfm_destroy(tiny);
 
-    ti_model *causal = get_model(argc > 3 ? argv[3] : NULL, TI_MODEL_RV_CAUSAL);
-    const ti_model_config *cc = ti_model_get_config(causal);
+    ti_tfm *causal = get_model(argc > 3 ? argv[3] : NULL, TI_TFM_RV_CAUSAL);
+    const ti_tfm_config *cc = ti_tfm_get_config(causal);
     const int ss[2] = {1000, 10000};
     for (int i = 0; i < 2; i++) {
         const int ctx = 256;
@@ -108,7 +108,7 @@ int main(int argc, char **argv)
         ti_cuda_decoder_destroy(a.d);
         free(a.y), free(a.x);
     }
-    ti_model_destroy(causal);
+    ti_tfm_destroy(causal);
     fprintf(out, "\n]}\n");
     if (out != stdout) fclose(out);
     ti_cuda_destroy(cu);

@@ -148,13 +148,13 @@ ti_err ti_cuda_quantize_kv(ti_cuda *cu, int8_t *d_q, float *d_scale, const float
                            int rows, int H, int hd);
 
 /* ---- whole models ---------------------------------------------------------------------
- * Full-window forward of a ti_model (TinyRV or rv_causal) on the GPU, same math as
- * ti_model_forward: the parameters are uploaded once at create (later changes to the host
+ * Full-window forward of a ti_tfm (TinyRV or rv_causal) on the GPU, same math as
+ * ti_tfm_forward: the parameters are uploaded once at create (later changes to the host
  * model are not seen).  Buffers for B <= B_max rows of T <= T_max steps (T_max 0 = the
  * context; TinyRV needs T = context).  d_x [B,T,F] -> d_y [B] (TinyRV) or [B,T] (causal). */
-typedef struct ti_model ti_model;
+typedef struct ti_tfm ti_tfm;
 typedef struct ti_cuda_model ti_cuda_model;
-ti_err ti_cuda_model_create(ti_cuda *cu, ti_cuda_model **out, const ti_model *m, int B_max, int T_max);
+ti_err ti_cuda_model_create(ti_cuda *cu, ti_cuda_model **out, const ti_tfm *m, int B_max, int T_max);
 void ti_cuda_model_destroy(ti_cuda_model *gm);
 ti_err ti_cuda_model_forward(ti_cuda_model *gm, float *d_y, const float *d_x, int B, int T);
 /* Host in, host out: upload x, forward, download y (synchronous). */
@@ -163,11 +163,11 @@ ti_err ti_cuda_model_forward_host(ti_cuda_model *gm, float *y, const float *x, i
 /* rv_causal decode step for S symbols at once: one token per symbol per step, keys and
  * values kept in a paged fp32 cache on the device (max_ctx positions per symbol), the whole
  * step (projection, every layer, head) captured once as a CUDA graph and replayed.  step:
- * x [S,F] host -> y [S] host, the same value ti_model_forward gives at that position of the
+ * x [S,F] host -> y [S] host, the same value ti_tfm_forward gives at that position of the
  * symbol's sequence.  TI_ERR_LIMIT once a symbol has max_ctx tokens (no sliding window
  * yet); reset starts every symbol over. */
 typedef struct ti_cuda_decoder ti_cuda_decoder;
-ti_err ti_cuda_decoder_create(ti_cuda *cu, ti_cuda_decoder **out, const ti_model *m, int S, int max_ctx);
+ti_err ti_cuda_decoder_create(ti_cuda *cu, ti_cuda_decoder **out, const ti_tfm *m, int S, int max_ctx);
 void ti_cuda_decoder_destroy(ti_cuda_decoder *d);
 ti_err ti_cuda_decoder_reset(ti_cuda_decoder *d);
 ti_err ti_cuda_decoder_step(ti_cuda_decoder *d, float *y, const float *x);

@@ -95,7 +95,7 @@ typedef enum ti_lg_target {
     TI_LG_PREDICT_NP,   /* POST /predict_np NPY */
     TI_LG_V2_JSON,      /* POST /v2/models/{m}/infer JSON */
     TI_LG_V2_BINARY,    /* same, binary tensor extension */
-    TI_LG_INPROC,       /* ti_model_forward, no HTTP */
+    TI_LG_INPROC,       /* ti_tfm_forward, no HTTP */
     TI_LG_STREAM,       /* POST /v1/streams/{symbol}/ticks, `batch` ticks of F features */
     TI_LG_TICKS,        /* POST /v1/ticks: one tick for each of `batch` symbols T<client>_<k> */
     TI_LG_TARGET__COUNT

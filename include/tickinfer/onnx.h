@@ -23,7 +23,7 @@
 #include <stdint.h>
 
 #include "tickinfer/err.h"
-#include "tickinfer/model.h"
+#include "tickinfer/transformer.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -52,10 +52,10 @@ typedef struct ti_onnx_export_opts {
  * the extra keys verbatim; tickinfer.config, tickinfer.version and tickinfer.onnx_graph
  * ("full" / "decode") are always written.  Errors: TI_ERR_INVALID_ARG (decode graph of a
  * TinyRV model, feature count mismatch), TI_ERR_LIMIT (over 2 GiB), TI_ERR_NOMEM. */
-ti_err ti_onnx_export_memory(uint8_t **out, size_t *out_len, const ti_model *m, const ti_ckpt_data *data,
+ti_err ti_onnx_export_memory(uint8_t **out, size_t *out_len, const ti_tfm *m, const ti_ckpt_data *data,
                              const ti_onnx_export_opts *opts);
 /* The same, written atomically to path (temp + fsync + rename). */
-ti_err ti_onnx_export(const char *path, const ti_model *m, const ti_ckpt_data *data,
+ti_err ti_onnx_export(const char *path, const ti_tfm *m, const ti_ckpt_data *data,
                       const ti_onnx_export_opts *opts);
 
 typedef struct ti_onnx_import_opts {
@@ -79,9 +79,9 @@ void ti_onnx_info_free(ti_onnx_info *info);
  * NULL) receives the metadata.  Errors: TI_ERR_FORMAT (not a protobuf ModelProto, bad
  * tensors, wrong shapes), TI_ERR_UNSUPPORTED (a node outside the supported patterns: the
  * message names it), TI_ERR_LIMIT, TI_ERR_IO, TI_ERR_NOMEM. */
-ti_err ti_onnx_import_memory(ti_model **out, ti_onnx_info *info, const uint8_t *data, size_t len,
+ti_err ti_onnx_import_memory(ti_tfm **out, ti_onnx_info *info, const uint8_t *data, size_t len,
                              const char *label, const ti_onnx_import_opts *opts);
-ti_err ti_onnx_import(ti_model **out, ti_onnx_info *info, const char *path, const ti_onnx_import_opts *opts);
+ti_err ti_onnx_import(ti_tfm **out, ti_onnx_info *info, const char *path, const ti_onnx_import_opts *opts);
 
 #ifdef __cplusplus
 }

@@ -28,7 +28,7 @@
 
 #include "tickinfer/err.h"
 #include "tickinfer/kv.h"
-#include "tickinfer/model.h"
+#include "tickinfer/transformer.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -58,12 +58,12 @@ typedef struct ti_forecast {
 /* model: an rv_causal model (not owned; must outlive the engine).  meta: its checkpoint
  * metadata: mean/std of its inputs (NULL or no stats = inputs are used as given), and
  * rv_scale (<= 0: 1). */
-ti_err ti_stream_engine_create(ti_stream_engine **out, const ti_model *model, const ti_ckpt_meta *meta,
+ti_err ti_stream_engine_create(ti_stream_engine **out, const ti_tfm *model, const ti_ckpt_meta *meta,
                                float rv_scale, const ti_stream_opts *opts);
 /* All streams must be closed first (else TI_ERR_STATE... the engine closes them). */
 void ti_stream_engine_destroy(ti_stream_engine *e);
 const ti_stream_opts *ti_stream_engine_opts(const ti_stream_engine *e);
-const ti_model *ti_stream_engine_model(const ti_stream_engine *e);
+const ti_tfm *ti_stream_engine_model(const ti_stream_engine *e);
 
 ti_err ti_stream_open(ti_stream_engine *e, ti_stream **out, const char *symbol);
 /* Same, sharing parent's cached prefix (paged: by reference with copy-on-write; ring: copy)

@@ -15,7 +15,7 @@
 #include <stdint.h>
 
 #include "tickinfer/dataset.h"
-#include "tickinfer/model.h"
+#include "tickinfer/transformer.h"
 #include "tickinfer/threadpool.h"
 
 #ifdef __cplusplus
@@ -26,7 +26,7 @@ typedef enum ti_loss_kind { TI_LOSS_MSE_LOG = 0, TI_LOSS_RMSPE = 1 } ti_loss_kin
 
 typedef struct ti_train_config {
     const char *dataset, *out_dir;
-    ti_model_config model;     /* n_features/context are taken from the dataset */
+    ti_tfm_config model;     /* n_features/context are taken from the dataset */
     int batch_size;
     int epochs;                /* used when max_steps == 0 */
     int64_t max_steps;
@@ -60,10 +60,10 @@ ti_err ti_train(const ti_train_config *cfg, ti_train_report *rep);
 
 /* Evaluate: predictions (RV) for every bucket of `split` in dataset order; pred, y of
  * length ti_dataset_split(...).  y_log_scale: the fitted multiplicative scale. */
-ti_err ti_eval_predict(float *pred, float *y, const ti_model *m, const ti_dataset *ds, ti_split split, int64_t max_n,
+ti_err ti_eval_predict(float *pred, float *y, const ti_tfm *m, const ti_dataset *ds, ti_split split, int64_t max_n,
                        double scale, ti_pool *pool);
 /* RMSPE-optimal scale on (a subset of) train. */
-ti_err ti_eval_fit_scale(double *scale, const ti_model *m, const ti_dataset *ds, int64_t max_n, ti_pool *pool);
+ti_err ti_eval_fit_scale(double *scale, const ti_tfm *m, const ti_dataset *ds, int64_t max_n, ti_pool *pool);
 
 #ifdef __cplusplus
 }

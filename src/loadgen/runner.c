@@ -13,7 +13,7 @@
 
 #include "loadgen/loadgen_internal.h"
 #include "tickinfer/clock.h"
-#include "tickinfer/model.h"
+#include "tickinfer/transformer.h"
 
 #define HIST_MAX_NS 600000000000ull /* 10 min */
 #define BIN_NS 10000000ull          /* completion-time bins for the stability rule */
@@ -22,7 +22,7 @@
 typedef struct shared {
     const ti_lg_config *cfg;
     const lg_request *req;
-    ti_model *model;
+    ti_tfm *model;
     ti_lg_sched sched;
     uint64_t t0, warmup, min_total, min_ns, max_ns;
     atomic_ullong next;
@@ -135,7 +135,7 @@ static void *worker_main(void *arg)
         ti_lg_errkind kind = TI_LG_ERR_IO;
         char why[256] = "";
         if (c->target == TI_LG_INPROC) {
-            e = ti_model_forward(sh->model, rs, y, sh->req->x, c->batch, c->T, NULL);
+            e = ti_tfm_forward(sh->model, rs, y, sh->req->x, c->batch, c->T, NULL);
             ok = e == TI_OK;
             kind = TI_LG_ERR_INPROC;
             if (!ok) snprintf(why, sizeof why, "%s", ti_errmsg());
@@ -265,18 +265,18 @@ ti_err ti_lg_run_point(ti_lg_point *out, const ti_lg_config *cfg, void *model)
     ti_lg_config c = *cfg;
     if (c.mode == TI_LG_SERIAL) c.concurrency = 1;
     if (c.target == TI_LG_STREAM || c.target == TI_LG_TICKS) c.T = 1; /* `batch` rows of F features */
-    ti_model *owned = NULL;
+    ti_tfm *owned = NULL;
     if (c.target == TI_LG_INPROC && !model) {
-        if ((e = ti_model_load(&owned, NULL, c.model_path, NULL)) != TI_OK) return ti_error_wrap(e, "bench: ");
+        if ((e = ti_tfm_load(&owned, NULL, c.model_path, NULL)) != TI_OK) return ti_error_wrap(e, "bench: ");
         model = owned;
     }
     if (c.target == TI_LG_INPROC) { /* the forward trusts x's shape: check it here */
-        const ti_model_config *mc = ti_model_get_config(model);
+        const ti_tfm_config *mc = ti_tfm_get_config(model);
         if (c.F != mc->n_features) e = ti_errorf(TI_ERR_INVALID_ARG, "bench: in-process: F %d, model expects %d features", c.F, mc->n_features);
     }
     lg_request req;
     if (e || (e = lg_request_build(&req, &c)) != TI_OK) {
-        ti_model_destroy(owned);
+        ti_tfm_destroy(owned);
         return e;
     }
     shared sh = {.cfg = &c, .req = &req, .model = model, .warmup = (uint64_t)c.warmup};
@@ -331,7 +331,7 @@ ti_err ti_lg_run_point(ti_lg_point *out, const ti_lg_config *cfg, void *model)
     free(w);
     free(sh.bins);
     lg_request_free(&req);
-    ti_model_destroy(owned);
+    ti_tfm_destroy(owned);
     if (e) ti_lg_point_free(out);
     return e;
 }

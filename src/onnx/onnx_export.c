@@ -22,8 +22,8 @@
 
 typedef struct gx {
     ob_graph *b;
-    const ti_model *m;
-    const ti_model_config *c;
+    const ti_tfm *m;
+    const ti_tfm_config *c;
     int H, hd, C;
     const char *alibi; /* ALiBi bias to add to the scores (rv_causal), or NULL */
 } gx;
@@ -31,12 +31,12 @@ typedef struct gx {
 /* The initializer for model tensor `name` (each is used once per graph). */
 static const char *wt(gx *g, const char *name)
 {
-    const ti_model_tensor *t = ti_model_find_tensor(g->m, name);
+    const ti_tfm_tensor *t = ti_tfm_find_tensor(g->m, name);
     if (!t) { /* a bug in the name tables, not bad input */
         if (!g->b->err) g->b->err = ti_errorf(TI_ERR_STATE, "onnx export: model has no tensor '%s'", name);
         return "";
     }
-    return ob_init_f32(g->b, name, t->ndim, t->shape, ti_model_params(g->m) + t->offset, 0);
+    return ob_init_f32(g->b, name, t->ndim, t->shape, ti_tfm_params(g->m) + t->offset, 0);
 }
 
 static const char *lwt(gx *g, int l, int slot)
@@ -91,7 +91,7 @@ static const char *activation(gx *g, const char *x)
     default:
         if (!g->b->err)
             g->b->err = ti_errorf(TI_ERR_UNSUPPORTED, "onnx export: activation %s has no ONNX lowering here",
-                                  ti_model_act_name(g->c->activation));
+                                  ti_tfm_act_name(g->c->activation));
         return "";
     }
 }
@@ -179,7 +179,7 @@ static const char *range_f(gx *g, const char *n)
 static const char *slopes(gx *g)
 {
     const int64_t dims[3] = {g->H, 1, 1};
-    return ob_init_f32(g->b, OX_SLOPES, 3, dims, ti_model_alibi(g->m), 0);
+    return ob_init_f32(g->b, OX_SLOPES, 3, dims, ti_tfm_alibi(g->m), 0);
 }
 
 /* Full-sequence ALiBi + causal mask [H,T,T]: slope_h (j - i) for j <= i, -inf after. */
@@ -212,8 +212,8 @@ static const char *alibi_decode(gx *g, const char *past_k)
 static void build_full(gx *g)
 {
     ob_graph *b = g->b;
-    const ti_model_config *c = g->c;
-    const int tiny = c->kind == TI_MODEL_TINYRV;
+    const ti_tfm_config *c = g->c;
+    const int tiny = c->kind == TI_TFM_TINYRV;
     const int64_t xd[3] = {-1, tiny ? c->context : -1, c->n_features};
     const char *const xp[3] = {"batch", "time", NULL};
     ob_input(b, "x", 3, xd, xp);
@@ -250,7 +250,7 @@ static void build_full(gx *g)
 static void build_decode(gx *g)
 {
     ob_graph *b = g->b;
-    const ti_model_config *c = g->c;
+    const ti_tfm_config *c = g->c;
     const int64_t xd[3] = {-1, 1, c->n_features};
     const char *const xp[3] = {"batch", NULL, NULL};
     ob_input(b, "x_t", 3, xd, xp);
@@ -307,11 +307,11 @@ static json_t *floats_json(const float *v, int n)
     return a;
 }
 
-static ti_err write_meta(ob_graph *b, const ti_model *m, const ti_ckpt_data *data, ti_onnx_graph kind)
+static ti_err write_meta(ob_graph *b, const ti_tfm *m, const ti_ckpt_data *data, ti_onnx_graph kind)
 {
-    const ti_model_config *c = ti_model_get_config(m);
+    const ti_tfm_config *c = ti_tfm_get_config(m);
     char cfg[512];
-    ti_err e = ti_model_config_to_json(cfg, sizeof cfg, c);
+    ti_err e = ti_tfm_config_to_json(cfg, sizeof cfg, c);
     if (e) return e;
     ob_meta(b, "tickinfer.config", cfg);
     ob_meta(b, "tickinfer.version", TI_VERSION_STRING);
@@ -338,19 +338,19 @@ static ti_err write_meta(ob_graph *b, const ti_model *m, const ti_ckpt_data *dat
     return b->err;
 }
 
-ti_err ti_onnx_export_memory(uint8_t **out, size_t *out_len, const ti_model *m, const ti_ckpt_data *data,
+ti_err ti_onnx_export_memory(uint8_t **out, size_t *out_len, const ti_tfm *m, const ti_ckpt_data *data,
                              const ti_onnx_export_opts *opts)
 {
     if (!out || !out_len || !m) return ti_errorf(TI_ERR_INVALID_ARG, "onnx export: NULL argument");
     *out = NULL;
     *out_len = 0;
     const ti_onnx_graph kind = opts ? opts->graph : TI_ONNX_FULL;
-    const ti_model_config *c = ti_model_get_config(m);
+    const ti_tfm_config *c = ti_tfm_get_config(m);
     if ((unsigned)kind >= TI_ONNX__COUNT)
         return ti_errorf(TI_ERR_INVALID_ARG, "onnx export: unknown graph kind %d", (int)kind);
-    if (kind == TI_ONNX_DECODE && c->kind != TI_MODEL_RV_CAUSAL)
+    if (kind == TI_ONNX_DECODE && c->kind != TI_TFM_RV_CAUSAL)
         return ti_errorf(TI_ERR_INVALID_ARG, "onnx export: the decode graph needs an rv_causal model, not %s",
-                         ti_model_kind_name(c->kind));
+                         ti_tfm_arch_name(c->kind));
     ob_graph b;
     ti_err e = ob_init(&b, kind == TI_ONNX_DECODE ? "tickinfer_rv_causal_decode" : "tickinfer_forward");
     if (e) return e;
@@ -366,7 +366,7 @@ ti_err ti_onnx_export_memory(uint8_t **out, size_t *out_len, const ti_model *m, 
     return e;
 }
 
-ti_err ti_onnx_export(const char *path, const ti_model *m, const ti_ckpt_data *data,
+ti_err ti_onnx_export(const char *path, const ti_tfm *m, const ti_ckpt_data *data,
                       const ti_onnx_export_opts *opts)
 {
     if (!path) return ti_errorf(TI_ERR_INVALID_ARG, "onnx export: NULL path");

@@ -470,15 +470,15 @@ static ti_err put_matrix(const ox_ctx *c, float *dst, const Onnx__TensorProto *t
     return TI_OK;
 }
 
-static float *param(ti_model *m, const char *fmt, int l)
+static float *param(ti_tfm *m, const char *fmt, int l)
 {
     char name[TI_MODEL_MAX_NAME];
     snprintf(name, sizeof name, fmt, l);
-    const ti_model_tensor *t = ti_model_find_tensor(m, name);
-    return t ? ti_model_params_mut(m) + t->offset : NULL;
+    const ti_tfm_tensor *t = ti_tfm_find_tensor(m, name);
+    return t ? ti_tfm_params_mut(m) + t->offset : NULL;
 }
 
-static ti_err put_linear(const ox_ctx *c, ti_model *m, const ox_event *e, const char *wfmt, const char *bfmt, int l,
+static ti_err put_linear(const ox_ctx *c, ti_tfm *m, const ox_event *e, const char *wfmt, const char *bfmt, int l,
                          float *scratch)
 {
     float *w = param(m, wfmt, l), *b = param(m, bfmt, l);
@@ -487,17 +487,17 @@ static ti_err put_linear(const ox_ctx *c, ti_model *m, const ox_event *e, const 
     return err ? err : ox_tensor_f32(b, e->N, e->b, c->label);
 }
 
-static ti_err put_vec(const ox_ctx *c, ti_model *m, const Onnx__TensorProto *t, const char *fmt, int l)
+static ti_err put_vec(const ox_ctx *c, ti_tfm *m, const Onnx__TensorProto *t, const char *fmt, int l)
 {
     float *p = param(m, fmt, l);
     if (!p) return ti_errorf(TI_ERR_STATE, "onnx import: model lacks %s", fmt);
     return ox_tensor_f32(p, ox_numel(t), t, c->label);
 }
 
-static ti_err fill_weights(const ox_ctx *c, const ox_match *mt, ti_model *m, float *scratch)
+static ti_err fill_weights(const ox_ctx *c, const ox_match *mt, ti_tfm *m, float *scratch)
 {
-    const ti_model_config *cfg = ti_model_get_config(m);
-    const ti_model_kind k = cfg->kind;
+    const ti_tfm_config *cfg = ti_tfm_get_config(m);
+    const ti_tfm_arch k = cfg->kind;
     const int64_t C = cfg->d_model;
     ti_err e = put_linear(c, m, mt->proj, "proj.weight", "proj.bias", 0, scratch);
     if (!e && mt->cls) e = put_vec(c, m, mt->cls->w, "cls", 0);
@@ -527,10 +527,10 @@ static ti_err fill_weights(const ox_ctx *c, const ox_match *mt, ti_model *m, flo
 /* ---- config, metadata ------------------------------------------------------------------ */
 
 static ti_err build_config(const ox_ctx *c, const ox_match *mt, const Onnx__ModelProto *mp,
-                           const ti_onnx_import_opts *opts, ti_model_config *cfg, ti_config_source *src)
+                           const ti_onnx_import_opts *opts, ti_tfm_config *cfg, ti_config_source *src)
 {
     const int tiny = mt->cls != NULL;
-    ti_model_config_default(cfg, tiny ? TI_MODEL_TINYRV : TI_MODEL_RV_CAUSAL);
+    ti_tfm_config_default(cfg, tiny ? TI_TFM_TINYRV : TI_TFM_RV_CAUSAL);
     const int64_t C = mt->proj->N, F = mt->proj->K, D = mt->layers[0].fc1->N;
     for (int l = 1; l < mt->n_layers; l++)
         if (mt->layers[l].fc1->N != D)
@@ -568,8 +568,8 @@ static ti_err build_config(const ox_ctx *c, const ox_match *mt, const Onnx__Mode
     *src = TI_CONFIG_INFERRED;
     const char *js = ox_meta_get(mp, "tickinfer.config");
     if (js) {
-        ti_model_config mc;
-        ti_err e = ti_model_config_from_json(&mc, js, "onnx metadata tickinfer.config");
+        ti_tfm_config mc;
+        ti_err e = ti_tfm_config_from_json(&mc, js, "onnx metadata tickinfer.config");
         if (e) return ti_error_wrap(e, "onnx import %s: ", c->label);
         if (mc.kind != cfg->kind || mc.n_features != cfg->n_features || mc.d_model != cfg->d_model ||
             mc.d_ff != cfg->d_ff || mc.n_layers != cfg->n_layers || (H && mc.n_heads != H) ||
@@ -583,18 +583,18 @@ static ti_err build_config(const ox_ctx *c, const ox_match *mt, const Onnx__Mode
     if (!H && opts && opts->n_heads > 0) H = opts->n_heads;
     if (!H) return ti_errorf(TI_ERR_UNSUPPORTED, "onnx import %s: cannot tell the number of heads (no attention scale); pass n_heads", c->label);
     cfg->n_heads = H;
-    ti_err e = ti_model_config_validate(cfg);
+    ti_err e = ti_tfm_config_validate(cfg);
     return e ? ti_error_wrap(e, "onnx import %s: ", c->label) : TI_OK;
 }
 
 /* The causal model computes its slopes from H; a graph with other slopes is another model. */
-static ti_err check_slopes(const ox_ctx *c, const ti_model *m)
+static ti_err check_slopes(const ox_ctx *c, const ti_tfm *m)
 {
-    const int H = ti_model_get_config(m)->n_heads;
+    const int H = ti_tfm_get_config(m)->n_heads;
     float v[TI_MODEL_MAX_HEADS];
     ti_err e = ox_tensor_f32(v, H, c->slopes, c->label);
     if (e) return e;
-    const float *want = ti_model_alibi(m);
+    const float *want = ti_tfm_alibi(m);
     for (int h = 0; h < H; h++)
         if (fabsf(v[h] - want[h]) > 1e-6f * want[h])
             return ti_errorf(TI_ERR_UNSUPPORTED, "onnx import %s: ALiBi slope %d is %g, tickinfer uses 2^(-8(h+1)/H) = %g",
@@ -646,7 +646,7 @@ static ti_err graph_values(ox_ctx *c, const Onnx__GraphProto *g)
     return TI_OK;
 }
 
-static ti_err import_graph(ti_model **out, ti_onnx_info *info, const Onnx__ModelProto *mp, ox_ctx *c,
+static ti_err import_graph(ti_tfm **out, ti_onnx_info *info, const Onnx__ModelProto *mp, ox_ctx *c,
                            const ti_onnx_import_opts *opts)
 {
     const Onnx__GraphProto *g = mp->graph;
@@ -670,38 +670,38 @@ static ti_err import_graph(ti_model **out, ti_onnx_info *info, const Onnx__Model
     if (c->ln_mul_out) return ti_errorf(TI_ERR_UNSUPPORTED, "onnx import %s: a vector Mul ('%s') without a LayerNorm bias Add", c->label, c->ln_mul_out);
     ox_match mt;
     e = match_events(c, &mt);
-    ti_model_config cfg;
+    ti_tfm_config cfg;
     ti_config_source src = TI_CONFIG_INFERRED;
     if (!e) e = build_config(c, &mt, mp, opts, &cfg, &src);
-    ti_model *m = NULL;
+    ti_tfm *m = NULL;
     float *scratch = NULL;
-    if (!e) e = ti_model_create(&m, &cfg);
+    if (!e) e = ti_tfm_create(&m, &cfg);
     if (!e) {
-        scratch = malloc(ti_model_n_params(m) * sizeof *scratch + 64);
+        scratch = malloc(ti_tfm_n_params(m) * sizeof *scratch + 64);
         if (!scratch) e = ti_errorf(TI_ERR_NOMEM, "onnx import: scratch");
     }
     if (!e) e = fill_weights(c, &mt, m, scratch);
-    if (!e && cfg.kind == TI_MODEL_RV_CAUSAL) e = check_slopes(c, m);
-    if (!e && !(opts && opts->no_pack)) e = ti_model_pack(m);
+    if (!e && cfg.kind == TI_TFM_RV_CAUSAL) e = check_slopes(c, m);
+    if (!e && !(opts && opts->no_pack)) e = ti_tfm_pack(m);
     if (!e && info) {
         info->meta.config = cfg;
         info->meta.config_source = src;
         info->opset = opset;
-        info->pattern = cfg.kind == TI_MODEL_TINYRV ? "tinyrv: pre-norm encoder, CLS token + learned positions"
+        info->pattern = cfg.kind == TI_TFM_TINYRV ? "tinyrv: pre-norm encoder, CLS token + learned positions"
                                                     : "rv_causal: pre-norm causal blocks, ALiBi";
         e = ox_read_info(info, mp, cfg.n_features, c->label);
     }
     free(scratch);
     free(mt.layers);
     if (e) {
-        ti_model_destroy(m);
+        ti_tfm_destroy(m);
         return e;
     }
     *out = m;
     return TI_OK;
 }
 
-ti_err ti_onnx_import_memory(ti_model **out, ti_onnx_info *info, const uint8_t *data, size_t len,
+ti_err ti_onnx_import_memory(ti_tfm **out, ti_onnx_info *info, const uint8_t *data, size_t len,
                              const char *label, const ti_onnx_import_opts *opts)
 {
     if (!out || (!data && len)) return ti_errorf(TI_ERR_INVALID_ARG, "onnx import: NULL argument");
@@ -721,7 +721,7 @@ ti_err ti_onnx_import_memory(ti_model **out, ti_onnx_info *info, const uint8_t *
     return e;
 }
 
-ti_err ti_onnx_import(ti_model **out, ti_onnx_info *info, const char *path, const ti_onnx_import_opts *opts)
+ti_err ti_onnx_import(ti_tfm **out, ti_onnx_info *info, const char *path, const ti_onnx_import_opts *opts)
 {
     if (!path) return ti_errorf(TI_ERR_INVALID_ARG, "onnx import: NULL path");
     char *buf = NULL;

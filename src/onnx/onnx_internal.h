@@ -2,7 +2,7 @@
 #ifndef TICKINFER_ONNX_INTERNAL_H
 #define TICKINFER_ONNX_INTERNAL_H
 
-#include "tickinfer/model.h"
+#include "tickinfer/transformer.h"
 
 /* One layer's tensors, in the order the importer meets them in a pre-norm block. */
 enum {
@@ -11,7 +11,7 @@ enum {
 };
 
 /* printf format (one %d: the layer) of a layer tensor's state-dict name. */
-static inline const char *onnx_layer_fmt(ti_model_kind kind, int slot)
+static inline const char *onnx_layer_fmt(ti_tfm_arch kind, int slot)
 {
     static const char *const tiny[OX__COUNT] = {
         "enc.layers.%d.norm1.weight", "enc.layers.%d.norm1.bias",
@@ -24,7 +24,7 @@ static inline const char *onnx_layer_fmt(ti_model_kind kind, int slot)
         "layers.%d.norm1.weight", "layers.%d.norm1.bias", "layers.%d.in_proj.weight", "layers.%d.in_proj.bias",
         "layers.%d.out_proj.weight", "layers.%d.out_proj.bias", "layers.%d.norm2.weight", "layers.%d.norm2.bias",
         "layers.%d.linear1.weight", "layers.%d.linear1.bias", "layers.%d.linear2.weight", "layers.%d.linear2.bias"};
-    return kind == TI_MODEL_TINYRV ? tiny[slot] : causal[slot];
+    return kind == TI_TFM_TINYRV ? tiny[slot] : causal[slot];
 }
 
 /* Metadata keys written by the exporter. */

@@ -12,28 +12,28 @@
 #include "tickinfer/clock.h"
 
 typedef struct worker {
-    struct ti_dynbatch *b;
+    struct sv_dynbatch *b;
     pthread_t thread;
     int started;
     ti_runstate *rs;
     ti_pool *pool;   /* intra-op threads of this worker's forwards; NULL: none */
     float *x, *y;    /* [max_batch, context, F], [max_batch, context] */
-    ti_job **taken;  /* [max_batch] jobs of the current batch */
+    sv_job **taken;  /* [max_batch] jobs of the current batch */
 } worker;
 
-struct ti_dynbatch {
-    const ti_model *m;
-    ti_dynbatch_opts o;
+struct sv_dynbatch {
+    const ti_tfm *m;
+    sv_dynbatch_opts o;
     int F, context, per_step; /* per_step: y has T values per row (causal) */
     pthread_mutex_t mu;
     pthread_cond_t cv;
-    ti_job *head, *tail;
+    sv_job *head, *tail;
     int queued, stopping;
     atomic_uint_fast64_t executions;
     worker *w;
 };
 
-static void job_finish(ti_job *j, ti_err e, const char *msg)
+static void job_finish(sv_job *j, ti_err e, const char *msg)
 {
     j->status = e;
     if (e) snprintf(j->err, sizeof j->err, "%s", msg);
@@ -43,17 +43,17 @@ static void job_finish(ti_job *j, ti_err e, const char *msg)
 }
 
 /* Rows of y per row of x. */
-static size_t y_stride(const ti_dynbatch *b, int T) { return b->per_step ? (size_t)T : 1; }
+static size_t y_stride(const sv_dynbatch *b, int T) { return b->per_step ? (size_t)T : 1; }
 
-static void run_alone(worker *w, ti_job *j)
+static void run_alone(worker *w, sv_job *j)
 {
-    ti_dynbatch *b = w->b;
+    sv_dynbatch *b = w->b;
     ti_err e = TI_OK;
     size_t xs = (size_t)j->T * (size_t)b->F, ys = y_stride(b, j->T);
     j->t_start_ns = ti_now_ns();
     for (int r0 = 0; r0 < j->B && !e; r0 += b->o.max_batch) {
         int n = j->B - r0 < b->o.max_batch ? j->B - r0 : b->o.max_batch;
-        e = ti_model_forward(b->m, w->rs, j->y + (size_t)r0 * ys, j->x + (size_t)r0 * xs, n, j->T, w->pool);
+        e = ti_tfm_forward(b->m, w->rs, j->y + (size_t)r0 * ys, j->x + (size_t)r0 * xs, n, j->T, w->pool);
         atomic_fetch_add(&b->executions, 1);
     }
     j->batch_rows = j->B < b->o.max_batch ? j->B : b->o.max_batch;
@@ -61,11 +61,11 @@ static void run_alone(worker *w, ti_job *j)
 }
 
 /* Take jobs with T == first->T from the queue while rows fit (lock held). */
-static int take_matching(ti_dynbatch *b, ti_job **taken, int n, int *rows, int T)
+static int take_matching(sv_dynbatch *b, sv_job **taken, int n, int *rows, int T)
 {
-    ti_job *prev = NULL, *j = b->head;
+    sv_job *prev = NULL, *j = b->head;
     while (j && *rows < b->o.max_batch) {
-        ti_job *next = j->next;
+        sv_job *next = j->next;
         if (j->T == T && *rows + j->B <= b->o.max_batch) {
             if (prev) prev->next = next;
             else b->head = next;
@@ -82,9 +82,9 @@ static int take_matching(ti_dynbatch *b, ti_job **taken, int n, int *rows, int T
     return n;
 }
 
-static int queue_has_fit(const ti_dynbatch *b, int T, int rows)
+static int queue_has_fit(const sv_dynbatch *b, int T, int rows)
 {
-    for (const ti_job *j = b->head; j; j = j->next)
+    for (const sv_job *j = b->head; j; j = j->next)
         if (j->T == T && rows + j->B <= b->o.max_batch) return 1;
     return 0;
 }
@@ -92,12 +92,12 @@ static int queue_has_fit(const ti_dynbatch *b, int T, int rows)
 static void *worker_main(void *arg)
 {
     worker *w = arg;
-    ti_dynbatch *b = w->b;
+    sv_dynbatch *b = w->b;
     pthread_mutex_lock(&b->mu);
     for (;;) {
         while (!b->head && !b->stopping) pthread_cond_wait(&b->cv, &b->mu);
         if (!b->head) break; /* stopping and drained */
-        ti_job *first = b->head;
+        sv_job *first = b->head;
         b->head = first->next;
         if (!b->head) b->tail = NULL;
         b->queued--;
@@ -144,12 +144,12 @@ static void *worker_main(void *arg)
                 memcpy(w->x + off * xs, w->taken[k]->x, (size_t)w->taken[k]->B * xs * sizeof(float));
                 off += (size_t)w->taken[k]->B;
             }
-            ti_err e = ti_model_forward(b->m, w->rs, w->y, w->x, rows, T, w->pool);
+            ti_err e = ti_tfm_forward(b->m, w->rs, w->y, w->x, rows, T, w->pool);
             atomic_fetch_add(&b->executions, 1);
             const char *msg = e ? ti_errmsg() : "";
             off = 0;
             for (int k = 0; k < n; k++) {
-                ti_job *j = w->taken[k];
+                sv_job *j = w->taken[k];
                 if (!e) memcpy(j->y, w->y + off * ys, (size_t)j->B * ys * sizeof(float));
                 off += (size_t)j->B;
                 j->batch_rows = rows;
@@ -171,7 +171,7 @@ static void worker_free(worker *w)
     free(w->taken);
 }
 
-void ti_dynbatch_destroy(ti_dynbatch *b)
+void sv_dynbatch_destroy(sv_dynbatch *b)
 {
     if (!b) return;
     pthread_mutex_lock(&b->mu);
@@ -188,7 +188,7 @@ void ti_dynbatch_destroy(ti_dynbatch *b)
     free(b);
 }
 
-ti_err ti_dynbatch_create(ti_dynbatch **out, const ti_model *m, const ti_dynbatch_opts *o)
+ti_err sv_dynbatch_create(sv_dynbatch **out, const ti_tfm *m, const sv_dynbatch_opts *o)
 {
     *out = NULL;
     if (!m || !o || o->n_workers < 1 || o->n_workers > 256 || o->max_batch < 1 || o->max_batch > 4096 ||
@@ -196,14 +196,14 @@ ti_err ti_dynbatch_create(ti_dynbatch **out, const ti_model *m, const ti_dynbatc
         o->preferred_batch > o->max_batch || o->intra_op_threads < 0 || o->intra_op_threads > 1024)
         return ti_errorf(TI_ERR_INVALID_ARG, "batcher: need 1..256 workers, max_batch 1..4096, delay 0..10 s, "
                                              "preferred_batch 0..max_batch, intra_op_threads 0..1024");
-    ti_dynbatch *b = calloc(1, sizeof *b);
+    sv_dynbatch *b = calloc(1, sizeof *b);
     if (!b) return ti_errorf(TI_ERR_NOMEM, "batcher: out of memory");
-    const ti_model_config *cfg = ti_model_get_config(m);
+    const ti_tfm_config *cfg = ti_tfm_get_config(m);
     b->m = m;
     b->o = *o;
     b->F = cfg->n_features;
     b->context = cfg->context;
-    b->per_step = cfg->kind == TI_MODEL_RV_CAUSAL;
+    b->per_step = cfg->kind == TI_TFM_RV_CAUSAL;
     pthread_mutex_init(&b->mu, NULL);
     pthread_condattr_t ca;
     pthread_condattr_init(&ca);
@@ -234,14 +234,14 @@ ti_err ti_dynbatch_create(ti_dynbatch **out, const ti_model *m, const ti_dynbatc
         else b->w[i].started = 1;
     }
     if (e) {
-        ti_dynbatch_destroy(b);
+        sv_dynbatch_destroy(b);
         return e;
     }
     *out = b;
     return TI_OK;
 }
 
-ti_err ti_dynbatch_submit(ti_dynbatch *b, ti_job *j)
+ti_err sv_dynbatch_submit(sv_dynbatch *b, sv_job *j)
 {
     if (j->B < 1 || j->T < 1 || j->T > b->context || (!b->per_step && j->T != b->context))
         return ti_errorf(TI_ERR_INVALID_ARG, "batcher: job B=%d T=%d invalid for context %d", j->B, j->T, b->context);
@@ -262,7 +262,7 @@ ti_err ti_dynbatch_submit(ti_dynbatch *b, ti_job *j)
     return TI_OK;
 }
 
-int ti_dynbatch_queued(ti_dynbatch *b)
+int sv_dynbatch_queued(sv_dynbatch *b)
 {
     pthread_mutex_lock(&b->mu);
     int n = b->queued;
@@ -270,4 +270,4 @@ int ti_dynbatch_queued(ti_dynbatch *b)
     return n;
 }
 
-uint64_t ti_dynbatch_executions(ti_dynbatch *b) { return atomic_load(&b->executions); }
+uint64_t sv_dynbatch_executions(sv_dynbatch *b) { return atomic_load(&b->executions); }

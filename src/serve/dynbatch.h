@@ -14,10 +14,10 @@
 
 #include <stdint.h>
 
-#include "tickinfer/model.h"
+#include "tickinfer/transformer.h"
 
-typedef struct ti_job ti_job;
-struct ti_job {
+typedef struct sv_job sv_job;
+struct sv_job {
     const float *x; /* [B,T,F] */
     float *y;       /* [B] or [B,T] */
     int B, T;
@@ -27,31 +27,31 @@ struct ti_job {
     int batch_rows; /* rows of the forward this job ran in */
     ti_err status;
     char err[192];
-    void (*done)(ti_job *j, void *ctx);
+    void (*done)(sv_job *j, void *ctx);
     void *done_ctx;
-    ti_job *next;
+    sv_job *next;
 };
 
-typedef struct ti_dynbatch_opts {
+typedef struct sv_dynbatch_opts {
     int n_workers;          /* >= 1 */
     int max_batch;          /* >= 1 */
     int max_queue_delay_us; /* >= 0 */
     int preferred_batch;    /* 0, or stop waiting once this many rows are gathered */
     int intra_op_threads;   /* threads per forward (each worker owns a pool); <= 1: none */
-} ti_dynbatch_opts;
+} sv_dynbatch_opts;
 
-typedef struct ti_dynbatch ti_dynbatch;
+typedef struct sv_dynbatch sv_dynbatch;
 
 /* The model must outlive the batcher.  Allocates every run state and batch buffer now. */
-ti_err ti_dynbatch_create(ti_dynbatch **out, const ti_model *m, const ti_dynbatch_opts *o);
+ti_err sv_dynbatch_create(sv_dynbatch **out, const ti_tfm *m, const sv_dynbatch_opts *o);
 /* Finishes queued jobs, then joins the workers. */
-void ti_dynbatch_destroy(ti_dynbatch *b);
+void sv_dynbatch_destroy(sv_dynbatch *b);
 /* Queue a job (B >= 1, 1 <= T <= context, TinyRV: T == context).  TI_ERR_STATE if the
  * batcher is stopping. */
-ti_err ti_dynbatch_submit(ti_dynbatch *b, ti_job *j);
+ti_err sv_dynbatch_submit(sv_dynbatch *b, sv_job *j);
 /* Jobs waiting (not yet taken by a worker). */
-int ti_dynbatch_queued(ti_dynbatch *b);
+int sv_dynbatch_queued(sv_dynbatch *b);
 /* Forward passes run so far (a batch of several jobs counts once). */
-uint64_t ti_dynbatch_executions(ti_dynbatch *b);
+uint64_t sv_dynbatch_executions(sv_dynbatch *b);
 
 #endif

@@ -7,13 +7,13 @@
 
 #define JR_ERR(r, code, ...) jr_fail((r), (code), __VA_ARGS__)
 
-static ti_err jr_fail(const ti_jr *r, ti_err code, const char *what, ...)
+static ti_err jr_fail(const sv_jr *r, ti_err code, const char *what, ...)
     __attribute__((format(printf, 3, 4)));
 
 #include <stdarg.h>
 #include <stdio.h>
 
-static ti_err jr_fail(const ti_jr *r, ti_err code, const char *what, ...)
+static ti_err jr_fail(const sv_jr *r, ti_err code, const char *what, ...)
 {
     char msg[256];
     va_list ap;
@@ -23,19 +23,19 @@ static ti_err jr_fail(const ti_jr *r, ti_err code, const char *what, ...)
     return ti_errorf(code, "json: byte %zu: %s", (size_t)(r->p - r->base), msg);
 }
 
-void ti_jr_init(ti_jr *r, const char *text, size_t len)
+void sv_jr_init(sv_jr *r, const char *text, size_t len)
 {
     r->base = r->p = text;
     r->end = text + len;
     r->depth = 0;
 }
 
-static void jr_ws(ti_jr *r)
+static void jr_ws(sv_jr *r)
 {
     while (r->p < r->end && (*r->p == ' ' || *r->p == '\n' || *r->p == '\r' || *r->p == '\t')) r->p++;
 }
 
-ti_err ti_jr_peek(ti_jr *r, char *c)
+ti_err sv_jr_peek(sv_jr *r, char *c)
 {
     jr_ws(r);
     if (r->p >= r->end) return JR_ERR(r, TI_ERR_FORMAT, "unexpected end of input");
@@ -43,26 +43,26 @@ ti_err ti_jr_peek(ti_jr *r, char *c)
     return TI_OK;
 }
 
-static ti_err jr_open(ti_jr *r, char open)
+static ti_err jr_open(sv_jr *r, char open)
 {
     char c;
-    ti_err e = ti_jr_peek(r, &c);
+    ti_err e = sv_jr_peek(r, &c);
     if (e) return e;
     if (c != open) return JR_ERR(r, TI_ERR_FORMAT, "expected '%c'", open);
-    if (r->depth >= TI_JR_MAX_DEPTH) return JR_ERR(r, TI_ERR_LIMIT, "nesting deeper than %d", TI_JR_MAX_DEPTH);
+    if (r->depth >= SV_JR_MAX_DEPTH) return JR_ERR(r, TI_ERR_LIMIT, "nesting deeper than %d", SV_JR_MAX_DEPTH);
     r->p++;
     r->count[r->depth++] = 0;
     return TI_OK;
 }
 
-ti_err ti_jr_obj_begin(ti_jr *r) { return jr_open(r, '{'); }
-ti_err ti_jr_arr_begin(ti_jr *r) { return jr_open(r, '['); }
+ti_err sv_jr_obj_begin(sv_jr *r) { return jr_open(r, '{'); }
+ti_err sv_jr_arr_begin(sv_jr *r) { return jr_open(r, '['); }
 
 /* Before an element: ']' / '}' closes (not after a ','), else ',' is needed after the first. */
-static ti_err jr_next(ti_jr *r, char close, int *more)
+static ti_err jr_next(sv_jr *r, char close, int *more)
 {
     char c;
-    ti_err e = ti_jr_peek(r, &c);
+    ti_err e = sv_jr_peek(r, &c);
     if (e) return e;
     unsigned char *cnt = &r->count[r->depth - 1];
     if (c == close && *cnt == 0) {
@@ -88,22 +88,22 @@ static ti_err jr_next(ti_jr *r, char close, int *more)
     return TI_OK;
 }
 
-ti_err ti_jr_arr_next(ti_jr *r, int *more)
+ti_err sv_jr_arr_next(sv_jr *r, int *more)
 {
     if (r->depth <= 0) return JR_ERR(r, TI_ERR_STATE, "not in an array");
     return jr_next(r, ']', more);
 }
 
-ti_err ti_jr_obj_next(ti_jr *r, char *key, size_t cap, int *more)
+ti_err sv_jr_obj_next(sv_jr *r, char *key, size_t cap, int *more)
 {
     if (r->depth <= 0) return JR_ERR(r, TI_ERR_STATE, "not in an object");
     ti_err e = jr_next(r, '}', more);
     if (e || !*more) return e;
     char c;
-    if ((e = ti_jr_peek(r, &c))) return e;
+    if ((e = sv_jr_peek(r, &c))) return e;
     if (c != '"') return JR_ERR(r, TI_ERR_FORMAT, "expected a string key");
-    if ((e = ti_jr_string(r, key, cap, NULL))) return e;
-    if ((e = ti_jr_peek(r, &c))) return e;
+    if ((e = sv_jr_string(r, key, cap, NULL))) return e;
+    if ((e = sv_jr_peek(r, &c))) return e;
     if (c != ':') return JR_ERR(r, TI_ERR_FORMAT, "expected ':' after object key");
     r->p++;
     return TI_OK;
@@ -131,10 +131,10 @@ static int read_hex4(const char *p, const char *end, unsigned *out)
 }
 
 /* Decodes into buf when buf != NULL (cap checked); always validates. */
-ti_err ti_jr_string(ti_jr *r, char *buf, size_t cap, size_t *len)
+ti_err sv_jr_string(sv_jr *r, char *buf, size_t cap, size_t *len)
 {
     char c;
-    ti_err e = ti_jr_peek(r, &c);
+    ti_err e = sv_jr_peek(r, &c);
     if (e) return e;
     if (c != '"') return JR_ERR(r, TI_ERR_FORMAT, "expected a string");
     r->p++;
@@ -267,7 +267,7 @@ static size_t scan_number(const char *p, const char *end, double *v)
     return len;
 }
 
-ti_err ti_json_parse_number(const char *s, size_t len, double *v)
+ti_err sv_json_parse_number(const char *s, size_t len, double *v)
 {
     size_t n = scan_number(s, s + len, v);
     if (n == (size_t)-1) return ti_errorf(TI_ERR_LIMIT, "json: number longer than 511 chars");
@@ -275,7 +275,7 @@ ti_err ti_json_parse_number(const char *s, size_t len, double *v)
     return TI_OK;
 }
 
-ti_err ti_jr_number(ti_jr *r, double *v)
+ti_err sv_jr_number(sv_jr *r, double *v)
 {
     jr_ws(r);
     size_t n = scan_number(r->p, r->end, v);
@@ -285,10 +285,10 @@ ti_err ti_jr_number(ti_jr *r, double *v)
     return TI_OK;
 }
 
-ti_err ti_jr_int(ti_jr *r, int64_t *v)
+ti_err sv_jr_int(sv_jr *r, int64_t *v)
 {
     double d;
-    ti_err e = ti_jr_number(r, &d);
+    ti_err e = sv_jr_number(r, &d);
     if (e) return e;
     if (!(d >= -9.2e18 && d <= 9.2e18) || d != floor(d))
         return JR_ERR(r, TI_ERR_RANGE, "expected an integer, got %g", d);
@@ -296,7 +296,7 @@ ti_err ti_jr_int(ti_jr *r, int64_t *v)
     return TI_OK;
 }
 
-static ti_err jr_literal(ti_jr *r, const char *lit)
+static ti_err jr_literal(sv_jr *r, const char *lit)
 {
     size_t n = strlen(lit);
     if ((size_t)(r->end - r->p) < n || memcmp(r->p, lit, n) != 0)
@@ -305,50 +305,50 @@ static ti_err jr_literal(ti_jr *r, const char *lit)
     return TI_OK;
 }
 
-ti_err ti_jr_bool(ti_jr *r, int *v)
+ti_err sv_jr_bool(sv_jr *r, int *v)
 {
     char c;
-    ti_err e = ti_jr_peek(r, &c);
+    ti_err e = sv_jr_peek(r, &c);
     if (e) return e;
     if (c == 't') return *v = 1, jr_literal(r, "true");
     if (c == 'f') return *v = 0, jr_literal(r, "false");
     return JR_ERR(r, TI_ERR_FORMAT, "expected true or false");
 }
 
-ti_err ti_jr_skip(ti_jr *r)
+ti_err sv_jr_skip(sv_jr *r)
 {
     char c;
-    ti_err e = ti_jr_peek(r, &c);
+    ti_err e = sv_jr_peek(r, &c);
     if (e) return e;
     int more;
     switch (c) {
     case '{': {
-        if ((e = ti_jr_obj_begin(r))) return e;
+        if ((e = sv_jr_obj_begin(r))) return e;
         for (;;) {
-            if ((e = ti_jr_obj_next(r, NULL, 0, &more))) return e;
+            if ((e = sv_jr_obj_next(r, NULL, 0, &more))) return e;
             if (!more) return TI_OK;
-            if ((e = ti_jr_skip(r))) return e;
+            if ((e = sv_jr_skip(r))) return e;
         }
     }
     case '[':
-        if ((e = ti_jr_arr_begin(r))) return e;
+        if ((e = sv_jr_arr_begin(r))) return e;
         for (;;) {
-            if ((e = ti_jr_arr_next(r, &more))) return e;
+            if ((e = sv_jr_arr_next(r, &more))) return e;
             if (!more) return TI_OK;
-            if ((e = ti_jr_skip(r))) return e;
+            if ((e = sv_jr_skip(r))) return e;
         }
-    case '"': return ti_jr_string(r, NULL, 0, NULL);
+    case '"': return sv_jr_string(r, NULL, 0, NULL);
     case 't': return jr_literal(r, "true");
     case 'f': return jr_literal(r, "false");
     case 'n': return jr_literal(r, "null");
     default: {
         double d;
-        return ti_jr_number(r, &d);
+        return sv_jr_number(r, &d);
     }
     }
 }
 
-ti_err ti_jr_finish(ti_jr *r)
+ti_err sv_jr_finish(sv_jr *r)
 {
     jr_ws(r);
     if (r->p != r->end) return JR_ERR(r, TI_ERR_FORMAT, "trailing characters after the JSON value");
@@ -362,16 +362,16 @@ typedef struct tensor_walk {
     int64_t *shape;
 } tensor_walk;
 
-static ti_err tensor_level(ti_jr *r, tensor_walk *w, int d)
+static ti_err tensor_level(sv_jr *r, tensor_walk *w, int d)
 {
     char c;
-    ti_err e = ti_jr_peek(r, &c);
+    ti_err e = sv_jr_peek(r, &c);
     if (e) return e;
     if (c != '[') {
         if (w->ndim < 0) w->ndim = d;
         if (d != w->ndim) return JR_ERR(r, TI_ERR_FORMAT, "ragged array: a number at depth %d, expected %d", d, w->ndim);
         double v;
-        if ((e = ti_jr_number(r, &v))) return e;
+        if ((e = sv_jr_number(r, &v))) return e;
         if (!isfinite(v) || fabs(v) > 3.4028234663852886e38)
             return JR_ERR(r, TI_ERR_RANGE, "value %g is not a finite float32", v);
         if (w->n >= w->cap) return JR_ERR(r, TI_ERR_LIMIT, "more than %zu values", w->cap);
@@ -380,7 +380,7 @@ static ti_err tensor_level(ti_jr *r, tensor_walk *w, int d)
     }
     if (d >= w->max_ndim) return JR_ERR(r, TI_ERR_FORMAT, "array nested deeper than %d", w->max_ndim);
     if (w->ndim >= 0 && d >= w->ndim) return JR_ERR(r, TI_ERR_FORMAT, "ragged array: a list at depth %d", d);
-    if ((e = ti_jr_arr_begin(r))) return e;
+    if ((e = sv_jr_arr_begin(r))) return e;
     int64_t len = 0;
     int more;
     jr_ws(r);
@@ -414,7 +414,7 @@ static ti_err tensor_level(ti_jr *r, tensor_walk *w, int d)
         r->p++; /* ']' */
     } else {
         for (;;) {
-            if ((e = ti_jr_arr_next(r, &more))) return e;
+            if ((e = sv_jr_arr_next(r, &more))) return e;
             if (!more) break;
             if ((e = tensor_level(r, w, d + 1))) return e;
             len++;
@@ -428,7 +428,7 @@ static ti_err tensor_level(ti_jr *r, tensor_walk *w, int d)
     return TI_OK;
 }
 
-ti_err ti_jr_tensor(ti_jr *r, float *out, size_t cap, int max_ndim, int64_t *shape, int *ndim, size_t *n)
+ti_err sv_jr_tensor(sv_jr *r, float *out, size_t cap, int max_ndim, int64_t *shape, int *ndim, size_t *n)
 {
     tensor_walk w = {out, cap, 0, max_ndim, -1, shape};
     for (int i = 0; i < max_ndim; i++) shape[i] = -1;

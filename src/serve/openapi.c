@@ -178,4 +178,4 @@ static const char k_openapi[] =
     "on\":{\"schema\":{\"type\":\"object\",\"required\":[\"error\"],\"properties\":{\"error\":{\"type\":\"string\"}}}}}}},\"s"
     "ecuritySchemes\":{\"bearer\":{\"type\":\"http\",\"scheme\":\"bearer\"}}}}";
 
-const char *ti_openapi_json(void) { return k_openapi; }
+const char *sv_openapi_json(void) { return k_openapi; }

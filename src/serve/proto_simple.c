@@ -8,10 +8,10 @@
 #include "serve/serve_internal.h"
 #include "tickinfer/npy.h"
 
-ti_err ti_check_shape(ti_request *r, int ndim, const int64_t *shape)
+ti_err sv_check_shape(sv_request *r, int ndim, const int64_t *shape)
 {
-    const ti_model_entry *m = r->model;
-    const ti_model_config *c = m->cfg;
+    const sv_model_entry *m = r->model;
+    const ti_tfm_config *c = m->cfg;
     int64_t B, T, F;
     if (ndim == 3) B = shape[0], T = shape[1], F = shape[2];
     else if (ndim == 2) B = 1, T = shape[0], F = shape[1];
@@ -28,12 +28,12 @@ ti_err ti_check_shape(ti_request *r, int ndim, const int64_t *shape)
                          r->srv->cfg.max_request_rows);
     r->B = (int)B;
     r->T = (int)T;
-    return ti_request_reserve(r, 0, (size_t)B * (size_t)T);
+    return sv_request_reserve(r, 0, (size_t)B * (size_t)T);
 }
 
-void ti_normalise(ti_request *r, int normalised)
+void sv_normalise(sv_request *r, int normalised)
 {
-    const ti_model_entry *m = r->model;
+    const sv_model_entry *m = r->model;
     int F = m->cfg->n_features;
     if (m->normalise && !normalised) {
         size_t rows = (size_t)r->B * (size_t)r->T;
@@ -45,47 +45,47 @@ void ti_normalise(ti_request *r, int normalised)
     }
 }
 
-static ti_err check_and_normalise(ti_request *r, int ndim, const int64_t *shape, int normalised)
+static ti_err check_and_normalise(sv_request *r, int ndim, const int64_t *shape, int normalised)
 {
-    ti_err e = ti_check_shape(r, ndim, shape);
-    if (!e) ti_normalise(r, normalised);
+    ti_err e = sv_check_shape(r, ndim, shape);
+    if (!e) sv_normalise(r, normalised);
     return e;
 }
 
-static int query_flag(ti_request *r, const char *name)
+static int query_flag(sv_request *r, const char *name)
 {
     const char *v = MHD_lookup_connection_value(r->conn, MHD_GET_ARGUMENT_KIND, name);
     return v && (strcmp(v, "1") == 0 || strcmp(v, "true") == 0);
 }
 
-ti_err ti_predict_parse_json(ti_request *r)
+ti_err sv_predict_parse_json(sv_request *r)
 {
-    const ti_model_config *c = r->model->cfg;
+    const ti_tfm_config *c = r->model->cfg;
     size_t max_vals = (size_t)r->srv->cfg.max_request_rows * (size_t)c->context * (size_t)c->n_features;
     size_t x_cap = r->body.len / 2 + 1 < max_vals ? r->body.len / 2 + 1 : max_vals;
-    ti_err e = ti_request_reserve(r, x_cap, 0);
+    ti_err e = sv_request_reserve(r, x_cap, 0);
     if (e) return e;
-    ti_jr jr;
-    ti_jr_init(&jr, r->body.data, r->body.len);
+    sv_jr jr;
+    sv_jr_init(&jr, r->body.data, r->body.len);
     int64_t shape[3];
     int ndim = -1, more, normalised = 0;
     size_t n;
     char key[64];
-    if ((e = ti_jr_obj_begin(&jr))) return ti_error_wrap(e, "predict: ");
-    while (!(e = ti_jr_obj_next(&jr, key, sizeof key, &more)) && more) {
-        if (strcmp(key, "x") == 0) e = ti_jr_tensor(&jr, r->x, x_cap, 3, shape, &ndim, &n);
-        else if (strcmp(key, "normalized") == 0) e = ti_jr_bool(&jr, &normalised);
+    if ((e = sv_jr_obj_begin(&jr))) return ti_error_wrap(e, "predict: ");
+    while (!(e = sv_jr_obj_next(&jr, key, sizeof key, &more)) && more) {
+        if (strcmp(key, "x") == 0) e = sv_jr_tensor(&jr, r->x, x_cap, 3, shape, &ndim, &n);
+        else if (strcmp(key, "normalized") == 0) e = sv_jr_bool(&jr, &normalised);
         else return ti_errorf(TI_ERR_FORMAT, "predict: unknown key '%s' (expected \"x\", optional \"normalized\")", key);
         if (e) break;
     }
-    if (!e) e = ti_jr_finish(&jr);
+    if (!e) e = sv_jr_finish(&jr);
     if (e) return ti_error_wrap(e, "predict: ");
     if (ndim < 0) return ti_errorf(TI_ERR_FORMAT, "predict: body needs \"x\": [B,T,%d] numbers", c->n_features);
     e = check_and_normalise(r, ndim, shape, normalised || query_flag(r, "normalized"));
     return e ? ti_error_wrap(e, "predict: ") : TI_OK;
 }
 
-ti_err ti_predict_parse_npy(ti_request *r)
+ti_err sv_predict_parse_npy(sv_request *r)
 {
     ti_npy_view v;
     ti_err e = ti_npy_parse(&v, r->body.data, r->body.len);
@@ -97,47 +97,47 @@ ti_err ti_predict_parse_npy(ti_request *r)
     /* Check the shape before converting: it bounds the size of x. */
     size_t max_vals = (size_t)r->srv->cfg.max_request_rows * (size_t)r->model->cfg->context * (size_t)r->model->cfg->n_features;
     if (v.count > max_vals) return ti_errorf(TI_ERR_FORMAT, "predict_np: array of %zu values exceeds the limit %zu", v.count, max_vals);
-    if ((e = ti_request_reserve(r, v.count, 0))) return e;
+    if ((e = sv_request_reserve(r, v.count, 0))) return e;
     if ((e = ti_npy_to_f32(r->x, &v))) return ti_error_wrap(e, "predict_np: ");
     const char *acc = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, "Accept");
-    if (acc && (strstr(acc, "application/x-npy") || strstr(acc, "application/octet-stream"))) r->fmt = TI_OUT_NPY;
+    if (acc && (strstr(acc, "application/x-npy") || strstr(acc, "application/octet-stream"))) r->fmt = SV_OUT_NPY;
     e = check_and_normalise(r, v.ndim, shape, query_flag(r, "normalized"));
     return e ? ti_error_wrap(e, "predict_np: ") : TI_OK;
 }
 
-ti_err ti_predict_write(ti_request *r)
+ti_err sv_predict_write(sv_request *r)
 {
     int steps = r->model->per_step && !r->last_only;
     int Ty = r->model->per_step ? r->T : 1; /* y row stride */
-    ti_sbuf *o = &r->out;
+    sv_sbuf *o = &r->out;
     ti_err e = TI_OK;
-    if (r->fmt == TI_OUT_NPY) {
+    if (r->fmt == SV_OUT_NPY) {
         int64_t shape[2] = {r->B, r->T};
         char hdr[256];
         size_t hl;
         if ((e = ti_npy_header_f32(hdr, sizeof hdr, &hl, steps ? 2 : 1, shape))) return e;
-        if ((e = ti_sbuf_append(o, hdr, hl))) return e;
+        if ((e = sv_sbuf_append(o, hdr, hl))) return e;
         for (int b = 0; b < r->B && !e; b++) {
             const float *y = r->y + (size_t)b * (size_t)Ty;
-            e = steps ? ti_sbuf_append(o, y, (size_t)r->T * sizeof(float)) : ti_sbuf_append(o, y + Ty - 1, sizeof(float));
+            e = steps ? sv_sbuf_append(o, y, (size_t)r->T * sizeof(float)) : sv_sbuf_append(o, y + Ty - 1, sizeof(float));
         }
         return e;
     }
-    e = ti_sbuf_puts(o, "{\"model\":");
-    if (!e) e = ti_sbuf_json_str(o, r->model->name);
-    if (!e) e = ti_sbuf_puts(o, ",\"y\":[");
+    e = sv_sbuf_puts(o, "{\"model\":");
+    if (!e) e = sv_sbuf_json_str(o, r->model->name);
+    if (!e) e = sv_sbuf_puts(o, ",\"y\":[");
     for (int b = 0; b < r->B && !e; b++) {
         const float *y = r->y + (size_t)b * (size_t)Ty;
-        if (b) e = ti_sbuf_puts(o, ",");
+        if (b) e = sv_sbuf_puts(o, ",");
         if (e) break;
         if (steps) {
-            e = ti_sbuf_puts(o, "[");
-            if (!e) e = ti_sbuf_floats(o, y, (size_t)r->T);
-            if (!e) e = ti_sbuf_puts(o, "]");
+            e = sv_sbuf_puts(o, "[");
+            if (!e) e = sv_sbuf_floats(o, y, (size_t)r->T);
+            if (!e) e = sv_sbuf_puts(o, "]");
         } else {
-            e = ti_sbuf_floats(o, y + Ty - 1, 1);
+            e = sv_sbuf_floats(o, y + Ty - 1, 1);
         }
     }
-    if (!e) e = ti_sbuf_puts(o, "]}");
+    if (!e) e = sv_sbuf_puts(o, "]}");
     return e;
 }

@@ -11,29 +11,29 @@
 
 #include "serve/serve_internal.h"
 
-ti_err ti_v2_write_model_config(ti_request *r, const ti_model_entry *m)
+ti_err sv_v2_write_model_config(sv_request *r, const sv_model_entry *m)
 {
     const ti_server_config *sc = &r->srv->cfg;
-    const ti_model_config *c = m->cfg;
-    ti_sbuf *o = &r->out;
+    const ti_tfm_config *c = m->cfg;
+    sv_sbuf *o = &r->out;
     int preferred = sc->preferred_batch > 0 ? sc->preferred_batch : sc->max_batch;
-    ti_err e = ti_sbuf_puts(o, "{\"name\":");
-    if (!e) e = ti_sbuf_json_str(o, m->name);
+    ti_err e = sv_sbuf_puts(o, "{\"name\":");
+    if (!e) e = sv_sbuf_json_str(o, m->name);
     if (!e)
-        e = ti_sbuf_printf(o,
+        e = sv_sbuf_printf(o,
                            ",\"platform\":\"tickinfer_%s\",\"backend\":\"tickinfer\","
                            "\"version_policy\":{\"latest\":{\"num_versions\":1}},\"max_batch_size\":%d,"
                            "\"input\":[{\"name\":\"x\",\"data_type\":\"TYPE_FP32\",\"format\":\"FORMAT_NONE\","
                            "\"dims\":[%d,%d],\"optional\":false}],",
-                           ti_model_kind_name(c->kind), sc->max_request_rows, m->per_step ? -1 : c->context,
+                           ti_tfm_arch_name(c->kind), sc->max_request_rows, m->per_step ? -1 : c->context,
                            c->n_features);
     /* TinyRV answers one value per row: dims [1] reshaped to [] (Triton's idiom for [B]). */
     if (!e)
-        e = ti_sbuf_puts(o, m->per_step ? "\"output\":[{\"name\":\"y\",\"data_type\":\"TYPE_FP32\",\"dims\":[-1]}],"
+        e = sv_sbuf_puts(o, m->per_step ? "\"output\":[{\"name\":\"y\",\"data_type\":\"TYPE_FP32\",\"dims\":[-1]}],"
                                         : "\"output\":[{\"name\":\"y\",\"data_type\":\"TYPE_FP32\",\"dims\":[1],"
                                           "\"reshape\":{\"shape\":[]}}],");
     if (!e)
-        e = ti_sbuf_printf(o,
+        e = sv_sbuf_printf(o,
                            "\"dynamic_batching\":{\"preferred_batch_size\":[%d],\"max_queue_delay_microseconds\":%d,"
                            "\"preserve_ordering\":false},"
                            "\"instance_group\":[{\"name\":\"%s_cpu\",\"kind\":\"KIND_CPU\",\"count\":%d}],"
@@ -46,29 +46,29 @@ ti_err ti_v2_write_model_config(ti_request *r, const ti_model_entry *m)
     return e;
 }
 
-static ti_err write_stat(ti_sbuf *o, const char *key, uint64_t count, uint64_t ns, int last)
+static ti_err write_stat(sv_sbuf *o, const char *key, uint64_t count, uint64_t ns, int last)
 {
-    return ti_sbuf_printf(o, "\"%s\":{\"count\":%llu,\"ns\":%llu}%s", key, (unsigned long long)count,
+    return sv_sbuf_printf(o, "\"%s\":{\"count\":%llu,\"ns\":%llu}%s", key, (unsigned long long)count,
                           (unsigned long long)ns, last ? "" : ",");
 }
 
-static ti_err write_one(ti_sbuf *o, const ti_metrics *met, const ti_model_entry *m)
+static ti_err write_one(sv_sbuf *o, const sv_metrics *met, const sv_model_entry *m)
 {
-    const ti_met_model *row = ti_metrics_find(met, m->name);
+    const sv_met_model *row = sv_metrics_find(met, m->name);
     uint64_t ok = 0, failed = 0, rows = 0, last = 0, q_ns = 0, c_ns = 0, t_ns = 0;
     if (row) {
         ok = atomic_load(&row->ok), failed = atomic_load(&row->failed), rows = atomic_load(&row->rows);
         last = atomic_load(&row->last_ms), q_ns = atomic_load(&row->queue.sum_ns);
         c_ns = atomic_load(&row->compute.sum_ns), t_ns = atomic_load(&row->total.sum_ns);
     }
-    ti_err e = ti_sbuf_puts(o, "{\"name\":");
-    if (!e) e = ti_sbuf_json_str(o, m->name);
+    ti_err e = sv_sbuf_puts(o, "{\"name\":");
+    if (!e) e = sv_sbuf_json_str(o, m->name);
     if (!e)
-        e = ti_sbuf_printf(o,
+        e = sv_sbuf_printf(o,
                            ",\"version\":\"%d\",\"last_inference\":%llu,\"inference_count\":%llu,"
                            "\"execution_count\":%llu,\"inference_stats\":{",
                            m->version, (unsigned long long)last, (unsigned long long)rows,
-                           (unsigned long long)ti_dynbatch_executions(m->batcher));
+                           (unsigned long long)sv_dynbatch_executions(m->batcher));
     if (!e) e = write_stat(o, "success", ok, t_ns, 0);
     if (!e) e = write_stat(o, "fail", failed, 0, 0);
     if (!e) e = write_stat(o, "queue", ok, q_ns, 0);
@@ -77,27 +77,27 @@ static ti_err write_one(ti_sbuf *o, const ti_metrics *met, const ti_model_entry 
     if (!e) e = write_stat(o, "compute_output", ok, 0, 0);
     if (!e) e = write_stat(o, "cache_hit", 0, 0, 0);
     if (!e) e = write_stat(o, "cache_miss", 0, 0, 1);
-    if (!e) e = ti_sbuf_puts(o, "},\"batch_stats\":[]}");
+    if (!e) e = sv_sbuf_puts(o, "},\"batch_stats\":[]}");
     return e;
 }
 
-ti_err ti_v2_write_model_stats(ti_request *r, const ti_model_entry *one)
+ti_err sv_v2_write_model_stats(sv_request *r, const sv_model_entry *one)
 {
-    ti_sbuf *o = &r->out;
-    ti_err e = ti_sbuf_puts(o, "{\"model_stats\":[");
+    sv_sbuf *o = &r->out;
+    ti_err e = sv_sbuf_puts(o, "{\"model_stats\":[");
     if (one) {
         if (!e) e = write_one(o, &r->srv->met, one);
     } else {
-        ti_registry *reg = &r->srv->reg;
+        sv_registry *reg = &r->srv->reg;
         int k = 0;
         pthread_mutex_lock(&reg->mu); /* entries stay alive while listed */
         for (int i = 0; i < reg->n && !e; i++) {
             if (!reg->slot[i].entry) continue;
-            if (k++) e = ti_sbuf_puts(o, ",");
+            if (k++) e = sv_sbuf_puts(o, ",");
             if (!e) e = write_one(o, &r->srv->met, reg->slot[i].entry);
         }
         pthread_mutex_unlock(&reg->mu);
     }
-    if (!e) e = ti_sbuf_puts(o, "]}");
+    if (!e) e = sv_sbuf_puts(o, "]}");
     return e;
 }

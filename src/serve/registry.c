@@ -8,8 +8,8 @@
 #include "tickinfer/alloc.h"
 #include "tickinfer/safetensors.h"
 
-ti_err ti_entry_load(ti_model_entry **out, const char *name, const char *path, int version,
-                     const ti_dynbatch_opts *bo, ti_kv_dtype stream_kv)
+ti_err sv_entry_load(sv_model_entry **out, const char *name, const char *path, int version,
+                     const sv_dynbatch_opts *bo, ti_kv_dtype stream_kv)
 {
     *out = NULL;
     if (!name || !*name || strlen(name) >= TI_MODEL_MAX_NAME)
@@ -18,20 +18,20 @@ ti_err ti_entry_load(ti_model_entry **out, const char *name, const char *path, i
         if (!((*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z') || (*c >= '0' && *c <= '9') || *c == '_' ||
               *c == '-' || *c == '.'))
             return ti_errorf(TI_ERR_INVALID_ARG, "serve: model name '%s': use letters, digits, '_', '-', '.'", name);
-    if (strlen(path) >= TI_REG_MAX_PATH) return ti_errorf(TI_ERR_LIMIT, "serve: model path too long");
-    ti_model_entry *e = calloc(1, sizeof *e);
+    if (strlen(path) >= SV_REG_MAX_PATH) return ti_errorf(TI_ERR_LIMIT, "serve: model path too long");
+    sv_model_entry *e = calloc(1, sizeof *e);
     if (!e) return ti_errorf(TI_ERR_NOMEM, "serve: out of memory");
     snprintf(e->name, sizeof e->name, "%s", name);
     snprintf(e->path, sizeof e->path, "%s", path);
     e->version = version;
     atomic_init(&e->refs, 1);
-    ti_err err = ti_model_load(&e->model, &e->meta, path, NULL);
+    ti_err err = ti_tfm_load(&e->model, &e->meta, path, NULL);
     if (err) {
         free(e);
         return ti_error_wrap(err, "serve: model '%s': ", name);
     }
-    e->cfg = ti_model_get_config(e->model);
-    e->per_step = e->cfg->kind == TI_MODEL_RV_CAUSAL;
+    e->cfg = ti_tfm_get_config(e->model);
+    e->per_step = e->cfg->kind == TI_TFM_RV_CAUSAL;
     e->normalise = e->meta.mean && e->meta.std && e->meta.n_features == e->cfg->n_features;
     if (e->normalise)
         for (int i = 0; i < e->meta.n_features; i++)
@@ -45,8 +45,8 @@ ti_err ti_entry_load(ti_model_entry **out, const char *name, const char *path, i
         ti_safetensors_close(st);
     }
     ti_error_clear();
-    err = ti_dynbatch_create(&e->batcher, e->model, bo);
-    if (!err && e->per_step) err = ti_serve_streams_create(&e->streams, e->model, &e->meta, e->rv_scale, stream_kv);
+    err = sv_dynbatch_create(&e->batcher, e->model, bo);
+    if (!err && e->per_step) err = sv_serve_streams_create(&e->streams, e->model, &e->meta, e->rv_scale, stream_kv);
     if (!err) {
         /* Warm-up: page in the weights and run states before the first request. */
         int T = e->cfg->context, F = e->cfg->n_features;
@@ -55,97 +55,97 @@ ti_err ti_entry_load(ti_model_entry **out, const char *name, const char *path, i
         ti_runstate *rs = NULL;
         if (!x || !y) err = ti_errorf(TI_ERR_NOMEM, "serve: out of memory for warm-up");
         if (!err) err = ti_runstate_create(&rs, e->model, 1, 0, 0);
-        if (!err) err = ti_model_forward(e->model, rs, y, x, 1, T, NULL);
+        if (!err) err = ti_tfm_forward(e->model, rs, y, x, 1, T, NULL);
         ti_runstate_destroy(rs);
         ti_free_aligned(x);
         ti_free_aligned(y);
     }
     if (err) {
         atomic_store(&e->refs, 1);
-        ti_entry_unref(e);
+        sv_entry_unref(e);
         return ti_error_wrap(err, "serve: model '%s': ", name);
     }
     *out = e;
     return TI_OK;
 }
 
-void ti_entry_ref(ti_model_entry *e) { atomic_fetch_add(&e->refs, 1); }
+void sv_entry_ref(sv_model_entry *e) { atomic_fetch_add(&e->refs, 1); }
 
-void ti_entry_unref(ti_model_entry *e)
+void sv_entry_unref(sv_model_entry *e)
 {
     if (!e || atomic_fetch_sub(&e->refs, 1) != 1) return;
-    ti_dynbatch_destroy(e->batcher);
-    ti_serve_streams_destroy(e->streams);
-    ti_model_destroy(e->model);
+    sv_dynbatch_destroy(e->batcher);
+    sv_serve_streams_destroy(e->streams);
+    ti_tfm_destroy(e->model);
     ti_ckpt_meta_free(&e->meta);
     free(e);
 }
 
-void ti_registry_init(ti_registry *r)
+void sv_registry_init(sv_registry *r)
 {
     memset(r, 0, sizeof *r);
     pthread_mutex_init(&r->mu, NULL);
 }
 
-void ti_registry_free(ti_registry *r)
+void sv_registry_free(sv_registry *r)
 {
-    for (int i = 0; i < r->n; i++) ti_entry_unref(r->slot[i].entry);
+    for (int i = 0; i < r->n; i++) sv_entry_unref(r->slot[i].entry);
     r->n = 0;
     pthread_mutex_destroy(&r->mu);
 }
 
-static int find_slot(const ti_registry *r, const char *name)
+static int find_slot(const sv_registry *r, const char *name)
 {
     for (int i = 0; i < r->n; i++)
         if (strcmp(r->slot[i].name, name) == 0) return i;
     return -1;
 }
 
-ti_model_entry *ti_registry_get(ti_registry *r, const char *name, int version)
+sv_model_entry *sv_registry_get(sv_registry *r, const char *name, int version)
 {
     pthread_mutex_lock(&r->mu);
     int i = find_slot(r, name);
-    ti_model_entry *e = i >= 0 ? r->slot[i].entry : NULL;
+    sv_model_entry *e = i >= 0 ? r->slot[i].entry : NULL;
     if (e && version && e->version != version) e = NULL;
-    if (e) ti_entry_ref(e);
+    if (e) sv_entry_ref(e);
     pthread_mutex_unlock(&r->mu);
     return e;
 }
 
-ti_err ti_registry_put(ti_registry *r, ti_model_entry *e)
+ti_err sv_registry_put(sv_registry *r, sv_model_entry *e)
 {
     pthread_mutex_lock(&r->mu);
     int i = find_slot(r, e->name);
     if (i < 0) {
-        if (r->n >= TI_REG_MAX_MODELS) {
+        if (r->n >= SV_REG_MAX_MODELS) {
             pthread_mutex_unlock(&r->mu);
-            return ti_errorf(TI_ERR_LIMIT, "serve: registry holds at most %d models", TI_REG_MAX_MODELS);
+            return ti_errorf(TI_ERR_LIMIT, "serve: registry holds at most %d models", SV_REG_MAX_MODELS);
         }
         i = r->n++;
         snprintf(r->slot[i].name, sizeof r->slot[i].name, "%s", e->name);
     }
-    ti_model_entry *old = r->slot[i].entry;
+    sv_model_entry *old = r->slot[i].entry;
     r->slot[i].entry = e;
     snprintf(r->slot[i].path, sizeof r->slot[i].path, "%s", e->path);
     if (e->version > r->slot[i].last_version) r->slot[i].last_version = e->version;
     pthread_mutex_unlock(&r->mu);
-    ti_entry_unref(old); /* outside the lock: may join the old workers */
+    sv_entry_unref(old); /* outside the lock: may join the old workers */
     return TI_OK;
 }
 
-ti_err ti_registry_remove(ti_registry *r, const char *name)
+ti_err sv_registry_remove(sv_registry *r, const char *name)
 {
     pthread_mutex_lock(&r->mu);
     int i = find_slot(r, name);
-    ti_model_entry *old = i >= 0 ? r->slot[i].entry : NULL;
+    sv_model_entry *old = i >= 0 ? r->slot[i].entry : NULL;
     if (old) r->slot[i].entry = NULL;
     pthread_mutex_unlock(&r->mu);
     if (!old) return ti_errorf(TI_ERR_NOT_FOUND, "model '%s' is not loaded", name);
-    ti_entry_unref(old);
+    sv_entry_unref(old);
     return TI_OK;
 }
 
-int ti_registry_lookup_path(ti_registry *r, const char *name, char *path, size_t cap, int *next_version)
+int sv_registry_lookup_path(sv_registry *r, const char *name, char *path, size_t cap, int *next_version)
 {
     pthread_mutex_lock(&r->mu);
     int i = find_slot(r, name);

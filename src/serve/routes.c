@@ -37,30 +37,30 @@ static int parse_version(const char *s)
 }
 
 /* Sets ep and the expected method; 0 if the path matched. */
-static int match(ti_request *r, char seg[MAX_SEGS][TI_MODEL_MAX_NAME], int n, int *want_post)
+static int match(sv_request *r, char seg[MAX_SEGS][TI_MODEL_MAX_NAME], int n, int *want_post)
 {
     *want_post = 0;
-    if (n == 1 && strcmp(seg[0], "predict") == 0) return r->ep = TI_EP_PREDICT, *want_post = 1, 0;
-    if (n == 1 && strcmp(seg[0], "predict_np") == 0) return r->ep = TI_EP_PREDICT_NP, *want_post = 1, 0;
-    if (n == 1 && strcmp(seg[0], "metrics") == 0) return r->ep = TI_EP_METRICS, 0;
-    if (n == 1 && strcmp(seg[0], "openapi.json") == 0) return r->ep = TI_EP_OPENAPI, 0;
-    if (n == 2 && strcmp(seg[0], "v1") == 0 && strcmp(seg[1], "ticks") == 0) return r->ep = TI_EP_TICKS, *want_post = 1, 0;
+    if (n == 1 && strcmp(seg[0], "predict") == 0) return r->ep = SV_EP_PREDICT, *want_post = 1, 0;
+    if (n == 1 && strcmp(seg[0], "predict_np") == 0) return r->ep = SV_EP_PREDICT_NP, *want_post = 1, 0;
+    if (n == 1 && strcmp(seg[0], "metrics") == 0) return r->ep = SV_EP_METRICS, 0;
+    if (n == 1 && strcmp(seg[0], "openapi.json") == 0) return r->ep = SV_EP_OPENAPI, 0;
+    if (n == 2 && strcmp(seg[0], "v1") == 0 && strcmp(seg[1], "ticks") == 0) return r->ep = SV_EP_TICKS, *want_post = 1, 0;
     if (n >= 3 && n <= 4 && strcmp(seg[0], "v1") == 0 && strcmp(seg[1], "streams") == 0) {
         if (n == 4 && strcmp(seg[3], "ticks") != 0) return -1;
         snprintf(r->symbol, sizeof r->symbol, "%s", seg[2]);
-        r->ep = TI_EP_STREAM;
+        r->ep = SV_EP_STREAM;
         *want_post = n == 4 ? 1 : 2; /* POST .../ticks, DELETE /v1/streams/{symbol} */
         return 0;
     }
     if (n < 1 || strcmp(seg[0], "v2") != 0) return -1;
-    if (n == 1) return r->ep = TI_EP_V2_SERVER, 0;
+    if (n == 1) return r->ep = SV_EP_V2_SERVER, 0;
     if (n == 3 && strcmp(seg[1], "health") == 0 && (strcmp(seg[2], "live") == 0 || strcmp(seg[2], "ready") == 0)) {
         snprintf(r->action, sizeof r->action, "%s", seg[2]);
-        return r->ep = TI_EP_HEALTH, 0;
+        return r->ep = SV_EP_HEALTH, 0;
     }
     if (strcmp(seg[1], "repository") == 0) {
         *want_post = 1;
-        r->ep = TI_EP_REPOSITORY;
+        r->ep = SV_EP_REPOSITORY;
         if (n == 3 && strcmp(seg[2], "index") == 0) return snprintf(r->action, sizeof r->action, "index"), 0;
         if (n == 5 && strcmp(seg[2], "models") == 0 && (strcmp(seg[4], "load") == 0 || strcmp(seg[4], "unload") == 0)) {
             snprintf(r->model_name, sizeof r->model_name, "%s", seg[3]);
@@ -70,7 +70,7 @@ static int match(ti_request *r, char seg[MAX_SEGS][TI_MODEL_MAX_NAME], int n, in
         return -1;
     }
     if (strcmp(seg[1], "models") != 0 || n < 3) return -1;
-    if (n == 3 && strcmp(seg[2], "stats") == 0) return r->model_name[0] = '\0', r->ep = TI_EP_MODEL_STATS, 0;
+    if (n == 3 && strcmp(seg[2], "stats") == 0) return r->model_name[0] = '\0', r->ep = SV_EP_MODEL_STATS, 0;
     snprintf(r->model_name, sizeof r->model_name, "%s", seg[2]);
     int k = 3;
     if (n >= 5 && strcmp(seg[3], "versions") == 0) {
@@ -78,29 +78,29 @@ static int match(ti_request *r, char seg[MAX_SEGS][TI_MODEL_MAX_NAME], int n, in
         if (r->model_version < 0) return -1;
         k = 5;
     }
-    if (n == k) return r->ep = TI_EP_MODEL_META, 0;
-    if (n == k + 1 && strcmp(seg[k], "ready") == 0) return r->ep = TI_EP_MODEL_READY, 0;
-    if (n == k + 1 && strcmp(seg[k], "config") == 0) return r->ep = TI_EP_MODEL_CONFIG, 0;
-    if (n == k + 1 && strcmp(seg[k], "stats") == 0) return r->ep = TI_EP_MODEL_STATS, 0;
-    if (n == k + 1 && strcmp(seg[k], "infer") == 0) return r->ep = TI_EP_INFER, *want_post = 1, 0;
+    if (n == k) return r->ep = SV_EP_MODEL_META, 0;
+    if (n == k + 1 && strcmp(seg[k], "ready") == 0) return r->ep = SV_EP_MODEL_READY, 0;
+    if (n == k + 1 && strcmp(seg[k], "config") == 0) return r->ep = SV_EP_MODEL_CONFIG, 0;
+    if (n == k + 1 && strcmp(seg[k], "stats") == 0) return r->ep = SV_EP_MODEL_STATS, 0;
+    if (n == k + 1 && strcmp(seg[k], "infer") == 0) return r->ep = SV_EP_INFER, *want_post = 1, 0;
     return -1;
 }
 
-static int set_error(ti_request *r, int status, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static int set_error(sv_request *r, int status, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 
-static int set_error(ti_request *r, int status, const char *fmt, ...)
+static int set_error(sv_request *r, int status, const char *fmt, ...)
 {
     char msg[512];
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
-    ti_sbuf_clear(&r->out);
-    if (ti_sbuf_puts(&r->out, "{\"error\":") || ti_sbuf_json_str(&r->out, msg) || ti_sbuf_puts(&r->out, "}")) return 500;
+    sv_sbuf_clear(&r->out);
+    if (sv_sbuf_puts(&r->out, "{\"error\":") || sv_sbuf_json_str(&r->out, msg) || sv_sbuf_puts(&r->out, "}")) return 500;
     return status;
 }
 
-int ti_route(ti_request *r, const char *method, const char *url)
+int sv_route(sv_request *r, const char *method, const char *url)
 {
     char seg[MAX_SEGS][TI_MODEL_MAX_NAME];
     int n, want_post;
@@ -108,7 +108,7 @@ int ti_route(ti_request *r, const char *method, const char *url)
     r->method_post = is_post;
     r->method_delete = strcmp(method, "DELETE") == 0;
     if (split_path(url, seg, &n) != 0 || match(r, seg, n, &want_post) != 0) {
-        r->ep = TI_EP_OTHER;
+        r->ep = SV_EP_OTHER;
         return set_error(r, 404, "no route for %s %.200s", method, url);
     }
     int ok = want_post == 2 ? r->method_delete : want_post ? is_post : is_get;
@@ -132,7 +132,7 @@ static int err_status(ti_err e)
     }
 }
 
-static int count_loaded(ti_registry *reg)
+static int count_loaded(sv_registry *reg)
 {
     int k = 0;
     pthread_mutex_lock(&reg->mu);
@@ -141,61 +141,61 @@ static int count_loaded(ti_registry *reg)
     return k;
 }
 
-static ti_model_entry *first_loaded(ti_registry *reg)
+static sv_model_entry *first_loaded(sv_registry *reg)
 {
-    ti_model_entry *e = NULL;
+    sv_model_entry *e = NULL;
     pthread_mutex_lock(&reg->mu);
     for (int i = 0; i < reg->n && !e; i++)
-        if (reg->slot[i].entry) e = reg->slot[i].entry, ti_entry_ref(e);
+        if (reg->slot[i].entry) e = reg->slot[i].entry, sv_entry_ref(e);
     pthread_mutex_unlock(&reg->mu);
     return e;
 }
 
-static ti_model_entry *first_streaming(ti_registry *reg)
+static sv_model_entry *first_streaming(sv_registry *reg)
 {
-    ti_model_entry *e = NULL;
+    sv_model_entry *e = NULL;
     pthread_mutex_lock(&reg->mu);
     for (int i = 0; i < reg->n && !e; i++)
-        if (reg->slot[i].entry && reg->slot[i].entry->streams) e = reg->slot[i].entry, ti_entry_ref(e);
+        if (reg->slot[i].entry && reg->slot[i].entry->streams) e = reg->slot[i].entry, sv_entry_ref(e);
     pthread_mutex_unlock(&reg->mu);
     return e;
 }
 
 /* Live streams and their KV cache memory, per causal model. */
-static ti_err render_stream_metrics(ti_registry *reg, ti_sbuf *o)
+static ti_err render_stream_metrics(sv_registry *reg, sv_sbuf *o)
 {
-    ti_err e = ti_sbuf_puts(o, "# HELP tickinfer_streams_open Open tick streams.\n# TYPE tickinfer_streams_open gauge\n"
+    ti_err e = sv_sbuf_puts(o, "# HELP tickinfer_streams_open Open tick streams.\n# TYPE tickinfer_streams_open gauge\n"
                                "# HELP tickinfer_kv_bytes KV cache bytes held by streams.\n# TYPE tickinfer_kv_bytes gauge\n");
     pthread_mutex_lock(&reg->mu);
     for (int i = 0; i < reg->n && !e; i++) {
-        ti_model_entry *m = reg->slot[i].entry;
+        sv_model_entry *m = reg->slot[i].entry;
         if (!m || !m->streams) continue;
         int open;
         size_t kv;
-        ti_serve_streams_stats(m->streams, &open, &kv);
-        e = ti_sbuf_printf(o, "tickinfer_streams_open{model=\"%s\"} %d\ntickinfer_kv_bytes{model=\"%s\"} %zu\n", m->name,
+        sv_serve_streams_stats(m->streams, &open, &kv);
+        e = sv_sbuf_printf(o, "tickinfer_streams_open{model=\"%s\"} %d\ntickinfer_kv_bytes{model=\"%s\"} %zu\n", m->name,
                            open, m->name, kv);
     }
     pthread_mutex_unlock(&reg->mu);
     return e;
 }
 
-static enum MHD_Result respond_json_or_500(ti_request *r, ti_err e)
+static enum MHD_Result respond_json_or_500(sv_request *r, ti_err e)
 {
-    if (e) return ti_respond_error(r, 500, "response: %s", ti_errmsg());
-    return ti_respond(r, 200, "application/json");
+    if (e) return sv_respond_error(r, 500, "response: %s", ti_errmsg());
+    return sv_respond(r, 200, "application/json");
 }
 
-static enum MHD_Result not_loaded(ti_request *r)
+static enum MHD_Result not_loaded(sv_request *r)
 {
     if (r->model_version)
-        return ti_respond_error(r, 404, "model '%s' version %d is not loaded", r->model_name, r->model_version);
-    return ti_respond_error(r, 404, "model '%s' is not loaded", r->model_name);
+        return sv_respond_error(r, 404, "model '%s' version %d is not loaded", r->model_name, r->model_version);
+    return sv_respond_error(r, 404, "model '%s' is not loaded", r->model_name);
 }
 
 /* ---- repository (admin) --------------------------------------------------------------- */
 
-static int authorised(ti_request *r)
+static int authorised(sv_request *r)
 {
     const char *tok = r->srv->cfg.admin_token;
     if (!*tok) return -1;
@@ -209,208 +209,208 @@ static int authorised(ti_request *r)
     return diff == 0;
 }
 
-static enum MHD_Result repo_index(ti_request *r)
+static enum MHD_Result repo_index(sv_request *r)
 {
-    ti_registry *reg = &r->srv->reg;
-    ti_err e = ti_sbuf_puts(&r->out, "[");
+    sv_registry *reg = &r->srv->reg;
+    ti_err e = sv_sbuf_puts(&r->out, "[");
     pthread_mutex_lock(&reg->mu);
     for (int i = 0; i < reg->n && !e; i++) {
-        const ti_model_entry *m = reg->slot[i].entry;
-        e = ti_sbuf_printf(&r->out, "%s{\"name\":", i ? "," : "");
-        if (!e) e = ti_sbuf_json_str(&r->out, reg->slot[i].name);
+        const sv_model_entry *m = reg->slot[i].entry;
+        e = sv_sbuf_printf(&r->out, "%s{\"name\":", i ? "," : "");
+        if (!e) e = sv_sbuf_json_str(&r->out, reg->slot[i].name);
         if (!e)
-            e = ti_sbuf_printf(&r->out, ",\"version\":\"%d\",\"state\":\"%s\"}",
+            e = sv_sbuf_printf(&r->out, ",\"version\":\"%d\",\"state\":\"%s\"}",
                                m ? m->version : reg->slot[i].last_version, m ? "READY" : "UNAVAILABLE");
     }
     pthread_mutex_unlock(&reg->mu);
-    if (!e) e = ti_sbuf_puts(&r->out, "]");
+    if (!e) e = sv_sbuf_puts(&r->out, "]");
     return respond_json_or_500(r, e);
 }
 
 /* Optional body {"parameters": {"path": "..."}} names the checkpoint to load. */
-static ti_err load_body_path(ti_request *r, char *path, size_t cap)
+static ti_err load_body_path(sv_request *r, char *path, size_t cap)
 {
     path[0] = '\0';
     if (r->body.len == 0) return TI_OK;
-    ti_jr jr;
-    ti_jr_init(&jr, r->body.data, r->body.len);
+    sv_jr jr;
+    sv_jr_init(&jr, r->body.data, r->body.len);
     char key[64];
     int more;
-    ti_err e = ti_jr_obj_begin(&jr);
-    while (!e && !(e = ti_jr_obj_next(&jr, key, sizeof key, &more)) && more) {
+    ti_err e = sv_jr_obj_begin(&jr);
+    while (!e && !(e = sv_jr_obj_next(&jr, key, sizeof key, &more)) && more) {
         if (strcmp(key, "parameters") != 0) {
-            e = ti_jr_skip(&jr);
+            e = sv_jr_skip(&jr);
             continue;
         }
-        if ((e = ti_jr_obj_begin(&jr))) break;
-        while (!(e = ti_jr_obj_next(&jr, key, sizeof key, &more)) && more)
-            e = strcmp(key, "path") == 0 ? ti_jr_string(&jr, path, cap, NULL) : ti_jr_skip(&jr);
+        if ((e = sv_jr_obj_begin(&jr))) break;
+        while (!(e = sv_jr_obj_next(&jr, key, sizeof key, &more)) && more)
+            e = strcmp(key, "path") == 0 ? sv_jr_string(&jr, path, cap, NULL) : sv_jr_skip(&jr);
     }
-    return e ? e : ti_jr_finish(&jr);
+    return e ? e : sv_jr_finish(&jr);
 }
 
-static enum MHD_Result repo_load(ti_request *r)
+static enum MHD_Result repo_load(sv_request *r)
 {
     ti_server *s = r->srv;
-    char path[TI_REG_MAX_PATH];
+    char path[SV_REG_MAX_PATH];
     ti_err e = load_body_path(r, path, sizeof path);
-    if (e) return ti_respond_error(r, 400, "load request body: %s", ti_errmsg());
+    if (e) return sv_respond_error(r, 400, "load request body: %s", ti_errmsg());
     int next;
-    char known[TI_REG_MAX_PATH];
-    int have = ti_registry_lookup_path(&s->reg, r->model_name, known, sizeof known, &next);
+    char known[SV_REG_MAX_PATH];
+    int have = sv_registry_lookup_path(&s->reg, r->model_name, known, sizeof known, &next);
     if (!path[0] && have) snprintf(path, sizeof path, "%s", known);
     if (!path[0]) {
         static const char *const ext[2] = {".safetensors", ".pt"};
         for (int i = 0; i < 2 && !path[0]; i++) {
-            char cand[TI_REG_MAX_PATH];
+            char cand[SV_REG_MAX_PATH];
             if (snprintf(cand, sizeof cand, "%s/%s%s", s->cfg.models_dir, r->model_name, ext[i]) >= (int)sizeof cand) continue;
             FILE *f = fopen(cand, "rb");
             if (f) fclose(f), snprintf(path, sizeof path, "%s", cand);
         }
     }
     if (!path[0])
-        return ti_respond_error(r, 404, "model '%s': no known path and no %s/%s.safetensors or .pt", r->model_name,
+        return sv_respond_error(r, 404, "model '%s': no known path and no %s/%s.safetensors or .pt", r->model_name,
                                 s->cfg.models_dir, r->model_name);
     /* Loading happens on this HTTP thread; the old version keeps serving until the new
      * one is warm, and requests already holding it finish on it. */
-    if ((e = ti_server_add_model(s, r->model_name, path))) return ti_respond_error(r, err_status(e) == 404 ? 404 : 400, "%s", ti_errmsg());
-    ti_sbuf_clear(&r->out);
-    return ti_respond(r, 200, "application/json");
+    if ((e = ti_server_add_model(s, r->model_name, path))) return sv_respond_error(r, err_status(e) == 404 ? 404 : 400, "%s", ti_errmsg());
+    sv_sbuf_clear(&r->out);
+    return sv_respond(r, 200, "application/json");
 }
 
-static enum MHD_Result handle_repository(ti_request *r)
+static enum MHD_Result handle_repository(sv_request *r)
 {
     if (strcmp(r->action, "index") == 0) return repo_index(r);
     int a = authorised(r);
-    if (a < 0) return ti_respond_error(r, 403, "model repository admin is disabled: set TICKINFER_ADMIN_TOKEN or admin_token");
-    if (a == 0) return ti_respond_error(r, 401, "model repository admin needs 'Authorization: Bearer <token>'");
+    if (a < 0) return sv_respond_error(r, 403, "model repository admin is disabled: set TICKINFER_ADMIN_TOKEN or admin_token");
+    if (a == 0) return sv_respond_error(r, 401, "model repository admin needs 'Authorization: Bearer <token>'");
     if (strcmp(r->action, "load") == 0) return repo_load(r);
-    ti_err e = ti_registry_remove(&r->srv->reg, r->model_name);
-    if (e) return ti_respond_error(r, 404, "%s", ti_errmsg());
-    return ti_respond(r, 200, "application/json");
+    ti_err e = sv_registry_remove(&r->srv->reg, r->model_name);
+    if (e) return sv_respond_error(r, 404, "%s", ti_errmsg());
+    return sv_respond(r, 200, "application/json");
 }
 
 /* ---- inference ---------------------------------------------------------------------------- */
 
-static int query_flag(ti_request *r, const char *name)
+static int query_flag(sv_request *r, const char *name)
 {
     const char *v = MHD_lookup_connection_value(r->conn, MHD_GET_ARGUMENT_KIND, name);
     return v && (strcmp(v, "1") == 0 || strcmp(v, "true") == 0);
 }
 
-static enum MHD_Result handle_infer(ti_request *r)
+static enum MHD_Result handle_infer(sv_request *r)
 {
     ti_server *s = r->srv;
-    if (r->ep == TI_EP_INFER) {
-        r->model = ti_registry_get(&s->reg, r->model_name, r->model_version);
+    if (r->ep == SV_EP_INFER) {
+        r->model = sv_registry_get(&s->reg, r->model_name, r->model_version);
     } else {
         const char *name = MHD_lookup_connection_value(r->conn, MHD_GET_ARGUMENT_KIND, "model");
         if (name) {
             snprintf(r->model_name, sizeof r->model_name, "%s", name);
-            r->model = ti_registry_get(&s->reg, name, 0);
+            r->model = sv_registry_get(&s->reg, name, 0);
         } else {
             r->model = first_loaded(&s->reg);
             if (!r->model) snprintf(r->model_name, sizeof r->model_name, "(default)");
         }
     }
     if (!r->model) return not_loaded(r);
-    if (r->body.len == 0) return ti_respond_error(r, 400, "empty request body");
+    if (r->body.len == 0) return sv_respond_error(r, 400, "empty request body");
     ti_err e;
-    if (r->ep == TI_EP_INFER) {
+    if (r->ep == SV_EP_INFER) {
         size_t hl = 0;
         const char *h = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, "Inference-Header-Content-Length");
         if (h) {
             char *end;
             unsigned long long v = strtoull(h, &end, 10);
             if (!*h || *end || v > r->body.len)
-                return ti_respond_error(r, 400, "Inference-Header-Content-Length '%.40s' is not a length within the %zu-byte body",
+                return sv_respond_error(r, 400, "Inference-Header-Content-Length '%.40s' is not a length within the %zu-byte body",
                                         h, r->body.len);
             hl = (size_t)v;
         }
-        e = ti_v2_parse_infer(r, r->body.data, r->body.len, hl);
+        e = sv_v2_parse_infer(r, r->body.data, r->body.len, hl);
     } else {
         r->last_only = !query_flag(r, "all_steps");
-        e = r->ep == TI_EP_PREDICT ? ti_predict_parse_json(r) : ti_predict_parse_npy(r);
+        e = r->ep == SV_EP_PREDICT ? sv_predict_parse_json(r) : sv_predict_parse_npy(r);
     }
-    if (e) return ti_respond_error(r, err_status(e), "%s", ti_errmsg());
-    ti_submit(r);
+    if (e) return sv_respond_error(r, err_status(e), "%s", ti_errmsg());
+    sv_submit(r);
     return MHD_YES;
 }
 
-enum MHD_Result ti_finish_job(ti_request *r)
+enum MHD_Result sv_finish_job(sv_request *r)
 {
-    const ti_job *j = &r->job;
+    const sv_job *j = &r->job;
     if (j->status) {
         int st = j->status == TI_ERR_LIMIT || j->status == TI_ERR_STATE ? 503 : 500;
-        return ti_respond_error(r, st, "model '%s': %s", r->model->name, j->err);
+        return sv_respond_error(r, st, "model '%s': %s", r->model->name, j->err);
     }
-    ti_sbuf_clear(&r->out);
-    ti_err e = r->ep == TI_EP_INFER ? ti_v2_write_infer(r) : ti_predict_write(r);
-    if (e) return ti_respond_error(r, 500, "response: %s", ti_errmsg());
-    const char *ct = r->fmt == TI_OUT_JSON ? "application/json" : r->fmt == TI_OUT_NPY ? "application/x-npy"
+    sv_sbuf_clear(&r->out);
+    ti_err e = r->ep == SV_EP_INFER ? sv_v2_write_infer(r) : sv_predict_write(r);
+    if (e) return sv_respond_error(r, 500, "response: %s", ti_errmsg());
+    const char *ct = r->fmt == SV_OUT_JSON ? "application/json" : r->fmt == SV_OUT_NPY ? "application/x-npy"
                                                                                          : "application/octet-stream";
-    return ti_respond(r, 200, ct);
+    return sv_respond(r, 200, ct);
 }
 
 /* ---- dispatch ------------------------------------------------------------------------------ */
 
-enum MHD_Result ti_handle(ti_request *r)
+enum MHD_Result sv_handle(sv_request *r)
 {
     ti_server *s = r->srv;
     ti_err e = TI_OK;
-    ti_model_entry *m;
+    sv_model_entry *m;
     switch (r->ep) {
-    case TI_EP_V2_SERVER:
-        e = ti_sbuf_puts(&r->out, "{\"name\":\"tickinfer\",\"version\":\"" TI_VERSION_STRING
+    case SV_EP_V2_SERVER:
+        e = sv_sbuf_puts(&r->out, "{\"name\":\"tickinfer\",\"version\":\"" TI_VERSION_STRING
                                   "\",\"extensions\":[\"binary_tensor_data\",\"model_repository\","
                                   "\"model_configuration\",\"statistics\"]}");
         return respond_json_or_500(r, e);
-    case TI_EP_HEALTH:
-        if (strcmp(r->action, "live") == 0) return respond_json_or_500(r, ti_sbuf_puts(&r->out, "{\"live\":true}"));
+    case SV_EP_HEALTH:
+        if (strcmp(r->action, "live") == 0) return respond_json_or_500(r, sv_sbuf_puts(&r->out, "{\"live\":true}"));
         if (atomic_load(&s->draining) || count_loaded(&s->reg) == 0)
-            return ti_respond_error(r, 503, "not ready: %s", atomic_load(&s->draining) ? "shutting down" : "no model loaded");
-        return respond_json_or_500(r, ti_sbuf_puts(&r->out, "{\"ready\":true}"));
-    case TI_EP_MODEL_STATS:
-        if (!r->model_name[0]) return respond_json_or_500(r, ti_v2_write_model_stats(r, NULL));
+            return sv_respond_error(r, 503, "not ready: %s", atomic_load(&s->draining) ? "shutting down" : "no model loaded");
+        return respond_json_or_500(r, sv_sbuf_puts(&r->out, "{\"ready\":true}"));
+    case SV_EP_MODEL_STATS:
+        if (!r->model_name[0]) return respond_json_or_500(r, sv_v2_write_model_stats(r, NULL));
         /* fall through */
-    case TI_EP_MODEL_META:
-    case TI_EP_MODEL_READY:
-    case TI_EP_MODEL_CONFIG:
-        m = ti_registry_get(&s->reg, r->model_name, r->model_version);
+    case SV_EP_MODEL_META:
+    case SV_EP_MODEL_READY:
+    case SV_EP_MODEL_CONFIG:
+        m = sv_registry_get(&s->reg, r->model_name, r->model_version);
         if (!m) return not_loaded(r);
         r->model = m; /* released with the slot */
-        if (r->ep == TI_EP_MODEL_META) e = ti_v2_write_model_meta(r, m);
-        else if (r->ep == TI_EP_MODEL_CONFIG) e = ti_v2_write_model_config(r, m);
-        else if (r->ep == TI_EP_MODEL_STATS) e = ti_v2_write_model_stats(r, m);
+        if (r->ep == SV_EP_MODEL_META) e = sv_v2_write_model_meta(r, m);
+        else if (r->ep == SV_EP_MODEL_CONFIG) e = sv_v2_write_model_config(r, m);
+        else if (r->ep == SV_EP_MODEL_STATS) e = sv_v2_write_model_stats(r, m);
         else {
-            e = ti_sbuf_puts(&r->out, "{\"name\":");
-            if (!e) e = ti_sbuf_json_str(&r->out, m->name);
-            if (!e) e = ti_sbuf_printf(&r->out, ",\"version\":\"%d\",\"ready\":true}", m->version);
+            e = sv_sbuf_puts(&r->out, "{\"name\":");
+            if (!e) e = sv_sbuf_json_str(&r->out, m->name);
+            if (!e) e = sv_sbuf_printf(&r->out, ",\"version\":\"%d\",\"ready\":true}", m->version);
         }
         return respond_json_or_500(r, e);
-    case TI_EP_INFER:
-    case TI_EP_PREDICT:
-    case TI_EP_PREDICT_NP:
+    case SV_EP_INFER:
+    case SV_EP_PREDICT:
+    case SV_EP_PREDICT_NP:
         return handle_infer(r);
-    case TI_EP_REPOSITORY:
+    case SV_EP_REPOSITORY:
         return handle_repository(r);
-    case TI_EP_METRICS:
-        e = ti_metrics_render(&s->met, &r->out, atomic_load(&s->inflight), count_loaded(&s->reg));
+    case SV_EP_METRICS:
+        e = sv_metrics_render(&s->met, &r->out, atomic_load(&s->inflight), count_loaded(&s->reg));
         if (!e) e = render_stream_metrics(&s->reg, &r->out);
-        if (e) return ti_respond_error(r, 500, "metrics: %s", ti_errmsg());
-        return ti_respond(r, 200, "text/plain; version=0.0.4");
-    case TI_EP_OPENAPI:
-        return respond_json_or_500(r, ti_sbuf_puts(&r->out, ti_openapi_json()));
-    case TI_EP_STREAM:
-    case TI_EP_TICKS: {
+        if (e) return sv_respond_error(r, 500, "metrics: %s", ti_errmsg());
+        return sv_respond(r, 200, "text/plain; version=0.0.4");
+    case SV_EP_OPENAPI:
+        return respond_json_or_500(r, sv_sbuf_puts(&r->out, sv_openapi_json()));
+    case SV_EP_STREAM:
+    case SV_EP_TICKS: {
         const char *name = MHD_lookup_connection_value(r->conn, MHD_GET_ARGUMENT_KIND, "model");
         if (name) snprintf(r->model_name, sizeof r->model_name, "%s", name);
-        m = name ? ti_registry_get(&s->reg, name, 0) : first_streaming(&s->reg);
-        if (!m) return name ? not_loaded(r) : ti_respond_error(r, 404, "no causal model loaded for streams");
+        m = name ? sv_registry_get(&s->reg, name, 0) : first_streaming(&s->reg);
+        if (!m) return name ? not_loaded(r) : sv_respond_error(r, 404, "no causal model loaded for streams");
         r->model = m;
-        return r->ep == TI_EP_TICKS ? ti_handle_ticks(r, m) : ti_handle_stream(r, m);
+        return r->ep == SV_EP_TICKS ? sv_handle_ticks(r, m) : sv_handle_stream(r, m);
     }
     default:
-        return ti_respond_error(r, 404, "no route");
+        return sv_respond_error(r, 404, "no route");
     }
 }

@@ -8,21 +8,21 @@
 #include <stdlib.h>
 #include <string.h>
 
-void ti_sbuf_init(ti_sbuf *b, size_t cap)
+void sv_sbuf_init(sv_sbuf *b, size_t cap)
 {
     b->data = NULL;
     b->len = b->alloc = 0;
     b->cap = cap;
 }
 
-void ti_sbuf_free(ti_sbuf *b)
+void sv_sbuf_free(sv_sbuf *b)
 {
     free(b->data);
     b->data = NULL;
     b->len = b->alloc = 0;
 }
 
-ti_err ti_sbuf_reserve(ti_sbuf *b, size_t extra)
+ti_err sv_sbuf_reserve(sv_sbuf *b, size_t extra)
 {
     if (extra > b->cap || b->len > b->cap - extra)
         return ti_errorf(TI_ERR_LIMIT, "buffer would exceed its limit of %zu bytes", b->cap);
@@ -39,9 +39,9 @@ ti_err ti_sbuf_reserve(ti_sbuf *b, size_t extra)
     return TI_OK;
 }
 
-ti_err ti_sbuf_append(ti_sbuf *b, const void *data, size_t n)
+ti_err sv_sbuf_append(sv_sbuf *b, const void *data, size_t n)
 {
-    ti_err e = ti_sbuf_reserve(b, n);
+    ti_err e = sv_sbuf_reserve(b, n);
     if (e) return e;
     if (n) memcpy(b->data + b->len, data, n);
     b->len += n;
@@ -49,9 +49,9 @@ ti_err ti_sbuf_append(ti_sbuf *b, const void *data, size_t n)
     return TI_OK;
 }
 
-ti_err ti_sbuf_puts(ti_sbuf *b, const char *s) { return ti_sbuf_append(b, s, strlen(s)); }
+ti_err sv_sbuf_puts(sv_sbuf *b, const char *s) { return sv_sbuf_append(b, s, strlen(s)); }
 
-ti_err ti_sbuf_printf(ti_sbuf *b, const char *fmt, ...)
+ti_err sv_sbuf_printf(sv_sbuf *b, const char *fmt, ...)
 {
     char tmp[256];
     va_list ap;
@@ -59,8 +59,8 @@ ti_err ti_sbuf_printf(ti_sbuf *b, const char *fmt, ...)
     int n = vsnprintf(tmp, sizeof tmp, fmt, ap);
     va_end(ap);
     if (n < 0) return ti_errorf(TI_ERR_FORMAT, "buffer: printf failed");
-    if ((size_t)n < sizeof tmp) return ti_sbuf_append(b, tmp, (size_t)n);
-    ti_err e = ti_sbuf_reserve(b, (size_t)n); /* long output: format again in place */
+    if ((size_t)n < sizeof tmp) return sv_sbuf_append(b, tmp, (size_t)n);
+    ti_err e = sv_sbuf_reserve(b, (size_t)n); /* long output: format again in place */
     if (e) return e;
     va_start(ap, fmt);
     vsnprintf(b->data + b->len, b->alloc - b->len, fmt, ap);
@@ -69,21 +69,21 @@ ti_err ti_sbuf_printf(ti_sbuf *b, const char *fmt, ...)
     return TI_OK;
 }
 
-ti_err ti_sbuf_json_str(ti_sbuf *b, const char *s)
+ti_err sv_sbuf_json_str(sv_sbuf *b, const char *s)
 {
-    ti_err e = ti_sbuf_append(b, "\"", 1);
+    ti_err e = sv_sbuf_append(b, "\"", 1);
     for (; !e && *s; s++) {
         unsigned char c = (unsigned char)*s;
         if (c == '"' || c == '\\') {
             char esc[2] = {'\\', (char)c};
-            e = ti_sbuf_append(b, esc, 2);
+            e = sv_sbuf_append(b, esc, 2);
         } else if (c < 0x20) {
-            e = ti_sbuf_printf(b, "\\u%04x", c);
+            e = sv_sbuf_printf(b, "\\u%04x", c);
         } else {
-            e = ti_sbuf_append(b, s, 1);
+            e = sv_sbuf_append(b, s, 1);
         }
     }
-    return e ? e : ti_sbuf_append(b, "\"", 1);
+    return e ? e : sv_sbuf_append(b, "\"", 1);
 }
 
 /* 10^i for i in [-45, 64] (compile-time constants, correctly rounded): scales a float's
@@ -102,7 +102,7 @@ static double pow10_of(int i) { return k_pow10[i + 45]; }
 /* A float32 as a JSON number with 9 significant digits (enough to round-trip), trailing
  * zeros dropped: "0", "-1.5", "0.000123", "1.17549435e-38".  About 10x faster than
  * snprintf("%.9g").  p needs 24 bytes; returns the length. */
-size_t ti_format_float(char *p, float f)
+size_t sv_format_float(char *p, float f)
 {
     char *s = p;
     double d = f;
@@ -146,16 +146,16 @@ size_t ti_format_float(char *p, float f)
     return (size_t)(s - p);
 }
 
-ti_err ti_sbuf_floats(ti_sbuf *b, const float *v, size_t n)
+ti_err sv_sbuf_floats(sv_sbuf *b, const float *v, size_t n)
 {
     /* 16 bytes cover "-1.23456789e-38," */
     if (n > (b->cap / 17) + 1) return ti_errorf(TI_ERR_LIMIT, "buffer: %zu floats exceed the response limit", n);
-    ti_err e = ti_sbuf_reserve(b, n * 17 + 24);
+    ti_err e = sv_sbuf_reserve(b, n * 17 + 24);
     if (e) return e;
     char *p = b->data + b->len;
     for (size_t i = 0; i < n; i++) {
         if (i) *p++ = ',';
-        p += ti_format_float(p, v[i]);
+        p += sv_format_float(p, v[i]);
     }
     b->len = (size_t)(p - b->data);
     b->data[b->len] = '\0';

@@ -35,31 +35,31 @@ void ti_server_config_default(ti_server_config *c)
 
 /* ---- request slots -------------------------------------------------------------------- */
 
-static ti_request *slot_acquire(ti_server *s)
+static sv_request *slot_acquire(ti_server *s)
 {
     pthread_mutex_lock(&s->pool_mu);
-    ti_request *r = s->free_list;
+    sv_request *r = s->free_list;
     if (r) s->free_list = r->next_free;
     pthread_mutex_unlock(&s->pool_mu);
     if (!r) return NULL;
     atomic_fetch_add(&s->inflight, 1);
     r->next_free = NULL;
-    r->ep = TI_EP_OTHER;
+    r->ep = SV_EP_OTHER;
     r->method_post = 0;
     r->model_name[0] = r->action[0] = r->req_id[0] = r->symbol[0] = '\0';
     r->allow = NULL;
     r->method_delete = 0;
     r->model_version = 0;
-    ti_sbuf_clear(&r->body);
-    ti_sbuf_clear(&r->out);
+    sv_sbuf_clear(&r->body);
+    sv_sbuf_clear(&r->out);
     r->too_large = 0;
     r->route_status = 0;
     r->B = r->T = 0;
     r->model = NULL;
     memset(&r->job, 0, sizeof r->job); /* metrics read job timings only of jobs that ran */
-    atomic_store(&r->state, TI_RQ_READING);
+    atomic_store(&r->state, SV_RQ_READING);
     r->status = 0;
-    r->fmt = TI_OUT_JSON;
+    r->fmt = SV_OUT_JSON;
     r->json_header_len = 0;
     r->last_only = r->want_binary_out = 0;
     r->t_start_ns = ti_now_ns();
@@ -70,10 +70,10 @@ static ti_request *slot_acquire(ti_server *s)
  * then they go back to the system, so max_inflight slots cannot pin max_body_bytes each. */
 #define TI_SLOT_KEEP_BYTES ((size_t)4 << 20)
 
-static void slot_trim(ti_request *r)
+static void slot_trim(sv_request *r)
 {
-    if (r->body.alloc > TI_SLOT_KEEP_BYTES) ti_sbuf_free(&r->body);
-    if (r->out.alloc > TI_SLOT_KEEP_BYTES) ti_sbuf_free(&r->out);
+    if (r->body.alloc > TI_SLOT_KEEP_BYTES) sv_sbuf_free(&r->body);
+    if (r->out.alloc > TI_SLOT_KEEP_BYTES) sv_sbuf_free(&r->out);
     if (r->x_cap * sizeof(float) > TI_SLOT_KEEP_BYTES) {
         ti_free_aligned(r->x);
         r->x = NULL;
@@ -86,10 +86,10 @@ static void slot_trim(ti_request *r)
     }
 }
 
-static void slot_release(ti_server *s, ti_request *r)
+static void slot_release(ti_server *s, sv_request *r)
 {
     slot_trim(r);
-    if (r->model) ti_entry_unref(r->model);
+    if (r->model) sv_entry_unref(r->model);
     r->model = NULL;
     r->conn = NULL;
     pthread_mutex_lock(&s->pool_mu);
@@ -99,7 +99,7 @@ static void slot_release(ti_server *s, ti_request *r)
     atomic_fetch_sub(&s->inflight, 1);
 }
 
-ti_err ti_request_reserve(ti_request *r, size_t n_x, size_t n_y)
+ti_err sv_request_reserve(sv_request *r, size_t n_x, size_t n_y)
 {
     if (n_x > r->x_cap) {
         float *p = ti_malloc_aligned(n_x * sizeof(float), 64);
@@ -131,16 +131,16 @@ static enum MHD_Result respond_static(struct MHD_Connection *c, int status, cons
     return ret;
 }
 
-enum MHD_Result ti_respond(ti_request *r, int status, const char *content_type)
+enum MHD_Result sv_respond(sv_request *r, int status, const char *content_type)
 {
     r->status = status;
-    atomic_store(&r->state, TI_RQ_RESPONDED);
+    atomic_store(&r->state, SV_RQ_RESPONDED);
     /* PERSISTENT: r->out stays untouched until the completed callback frees the slot. */
     struct MHD_Response *resp = MHD_create_response_from_buffer(r->out.len, r->out.data ? r->out.data : (void *)"",
                                                                 MHD_RESPMEM_PERSISTENT);
     if (!resp) return MHD_NO;
     MHD_add_response_header(resp, "Content-Type", content_type);
-    if (r->fmt == TI_OUT_V2_BINARY) {
+    if (r->fmt == SV_OUT_V2_BINARY) {
         char n[32];
         snprintf(n, sizeof n, "%zu", r->json_header_len);
         MHD_add_response_header(resp, "Inference-Header-Content-Length", n);
@@ -153,36 +153,36 @@ enum MHD_Result ti_respond(ti_request *r, int status, const char *content_type)
     return ret;
 }
 
-enum MHD_Result ti_respond_error(ti_request *r, int status, const char *fmt, ...)
+enum MHD_Result sv_respond_error(sv_request *r, int status, const char *fmt, ...)
 {
     char msg[1024];
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
-    ti_sbuf_clear(&r->out);
-    r->fmt = TI_OUT_JSON;
-    if (ti_sbuf_puts(&r->out, "{\"error\":") || ti_sbuf_json_str(&r->out, msg) || ti_sbuf_puts(&r->out, "}"))
+    sv_sbuf_clear(&r->out);
+    r->fmt = SV_OUT_JSON;
+    if (sv_sbuf_puts(&r->out, "{\"error\":") || sv_sbuf_json_str(&r->out, msg) || sv_sbuf_puts(&r->out, "}"))
         return MHD_NO;
-    return ti_respond(r, status, "application/json");
+    return sv_respond(r, status, "application/json");
 }
 
 /* ---- jobs ---------------------------------------------------------------------------------- */
 
-static void on_job_done(ti_job *j, void *ctx)
+static void on_job_done(sv_job *j, void *ctx)
 {
-    ti_request *r = ctx;
+    sv_request *r = ctx;
     ti_server *s = r->srv;
-    atomic_store(&r->state, TI_RQ_DONE);
+    atomic_store(&r->state, SV_RQ_DONE);
     MHD_resume_connection(r->conn);
     /* r may be recycled from here on: touch only the server. */
     atomic_fetch_sub(&s->jobs_pending, 1);
 }
 
-void ti_submit(ti_request *r)
+void sv_submit(sv_request *r)
 {
     ti_server *s = r->srv;
-    ti_job *j = &r->job;
+    sv_job *j = &r->job;
     memset(j, 0, sizeof *j);
     j->x = r->x;
     j->y = r->y;
@@ -191,11 +191,11 @@ void ti_submit(ti_request *r)
     j->deadline_ns = s->cfg.request_timeout_ms > 0 ? r->t_start_ns + (uint64_t)s->cfg.request_timeout_ms * 1000000u : 0;
     j->done = on_job_done;
     j->done_ctx = r;
-    atomic_store(&r->state, TI_RQ_QUEUED);
+    atomic_store(&r->state, SV_RQ_QUEUED);
     atomic_fetch_add(&s->jobs_pending, 1);
     /* Suspend before submitting: the worker may finish and resume before we return. */
     MHD_suspend_connection(r->conn);
-    ti_err e = ti_dynbatch_submit(r->model->batcher, j);
+    ti_err e = sv_dynbatch_submit(r->model->batcher, j);
     if (e) {
         j->status = e;
         snprintf(j->err, sizeof j->err, "%s", ti_errmsg());
@@ -210,29 +210,29 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
                                   void **con_cls)
 {
     ti_server *s = cls;
-    ti_request *r = *con_cls;
+    sv_request *r = *con_cls;
     if (!r) {
         /* Refusals hold no slot; they are counted under endpoint "other". */
         if (atomic_load(&s->draining)) {
-            ti_metrics_request(&s->met, TI_EP_OTHER, 503, 0);
+            sv_metrics_request(&s->met, SV_EP_OTHER, 503, 0);
             return respond_static(conn, 503, "{\"error\":\"server is shutting down\"}", 1);
         }
         r = slot_acquire(s);
         if (!r) {
-            ti_metrics_request(&s->met, TI_EP_OTHER, 503, 0);
+            sv_metrics_request(&s->met, SV_EP_OTHER, 503, 0);
             return respond_static(conn, 503, "{\"error\":\"server overloaded: too many requests in flight\"}", 1);
         }
         *con_cls = r;
         r->conn = conn;
         /* A 404 / 405 is answered after the body so the connection can stay open. */
-        r->route_status = ti_route(r, method, url);
+        r->route_status = sv_route(r, method, url);
         const char *cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Content-Length");
         if (cl) {
             char *end;
             unsigned long long n = strtoull(cl, &end, 10);
             if (*end == '\0' && n > s->cfg.max_body_bytes) {
                 r->too_large = 1;
-                return ti_respond_error(r, 413, "request body of %llu bytes exceeds the limit of %zu bytes", n,
+                return sv_respond_error(r, 413, "request body of %llu bytes exceeds the limit of %zu bytes", n,
                                         s->cfg.max_body_bytes);
             }
         }
@@ -242,33 +242,33 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     if (*upload_data_size) {
         size_t n = *upload_data_size;
         *upload_data_size = 0;
-        if (st == TI_RQ_RESPONDED || r->route_status) return MHD_YES; /* answered or doomed: discard */
-        if (ti_sbuf_append(&r->body, upload_data, n)) {
+        if (st == SV_RQ_RESPONDED || r->route_status) return MHD_YES; /* answered or doomed: discard */
+        if (sv_sbuf_append(&r->body, upload_data, n)) {
             r->too_large = 1;
-            return ti_respond_error(r, 413, "request body exceeds the limit of %zu bytes", s->cfg.max_body_bytes);
+            return sv_respond_error(r, 413, "request body exceeds the limit of %zu bytes", s->cfg.max_body_bytes);
         }
         return MHD_YES;
     }
-    if (st == TI_RQ_READING) {
-        if (r->route_status) return ti_respond(r, r->route_status, "application/json");
-        return ti_handle(r);
+    if (st == SV_RQ_READING) {
+        if (r->route_status) return sv_respond(r, r->route_status, "application/json");
+        return sv_handle(r);
     }
-    if (st == TI_RQ_DONE) return ti_finish_job(r);
+    if (st == SV_RQ_DONE) return sv_finish_job(r);
     return MHD_YES; /* QUEUED (spurious call) or RESPONDED */
 }
 
 static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls, enum MHD_RequestTerminationCode toe)
 {
     ti_server *s = cls;
-    ti_request *r = *con_cls;
+    sv_request *r = *con_cls;
     if (!r) return;
     *con_cls = NULL;
     uint64_t now = ti_now_ns();
-    ti_metrics_request(&s->met, r->ep, r->status ? r->status : 499, now - r->t_start_ns);
-    if (r->model && (r->ep == TI_EP_INFER || r->ep == TI_EP_PREDICT || r->ep == TI_EP_PREDICT_NP) &&
+    sv_metrics_request(&s->met, r->ep, r->status ? r->status : 499, now - r->t_start_ns);
+    if (r->model && (r->ep == SV_EP_INFER || r->ep == SV_EP_PREDICT || r->ep == SV_EP_PREDICT_NP) &&
         r->job.t_done_ns) {
         int ok = r->job.status == TI_OK && r->status == 200;
-        ti_metrics_infer(&s->met, r->model->name, ok, r->B, r->job.t_start_ns - r->job.t_enqueue_ns,
+        sv_metrics_infer(&s->met, r->model->name, ok, r->B, r->job.t_start_ns - r->job.t_enqueue_ns,
                          r->job.t_done_ns - r->job.t_start_ns, now - r->t_start_ns, r->job.batch_rows);
     }
     slot_release(s, r);
@@ -314,8 +314,8 @@ ti_err ti_server_create(ti_server **out, const ti_server_config *cfg)
     s->bo.intra_op_threads = s->cfg.intra_op_threads;
     s->stream_kv = kvd;
     snprintf(s->cfg.stream_kv_dtype, sizeof s->cfg.stream_kv_dtype, "%s", ti_kv_dtype_name(kvd));
-    ti_registry_init(&s->reg);
-    ti_metrics_init(&s->met);
+    sv_registry_init(&s->reg);
+    sv_metrics_init(&s->met);
     pthread_mutex_init(&s->pool_mu, NULL);
     s->slots = calloc((size_t)c.max_inflight, sizeof *s->slots);
     if (!s->slots) {
@@ -323,10 +323,10 @@ ti_err ti_server_create(ti_server **out, const ti_server_config *cfg)
         return ti_errorf(TI_ERR_NOMEM, "serve: out of memory for %d request slots", c.max_inflight);
     }
     for (int i = c.max_inflight - 1; i >= 0; i--) {
-        ti_request *r = &s->slots[i];
+        sv_request *r = &s->slots[i];
         r->srv = s;
-        ti_sbuf_init(&r->body, c.max_body_bytes);
-        ti_sbuf_init(&r->out, c.max_body_bytes < ((size_t)64 << 20) ? (size_t)64 << 20 : c.max_body_bytes);
+        sv_sbuf_init(&r->body, c.max_body_bytes);
+        sv_sbuf_init(&r->out, c.max_body_bytes < ((size_t)64 << 20) ? (size_t)64 << 20 : c.max_body_bytes);
         r->next_free = s->free_list;
         s->free_list = r;
     }
@@ -336,13 +336,13 @@ ti_err ti_server_create(ti_server **out, const ti_server_config *cfg)
 
 ti_err ti_server_add_model(ti_server *s, const char *name, const char *path)
 {
-    char old[TI_REG_MAX_PATH];
+    char old[SV_REG_MAX_PATH];
     int version;
-    ti_registry_lookup_path(&s->reg, name ? name : "", old, sizeof old, &version);
-    ti_model_entry *e;
-    ti_err err = ti_entry_load(&e, name, path, version, &s->bo, s->stream_kv);
+    sv_registry_lookup_path(&s->reg, name ? name : "", old, sizeof old, &version);
+    sv_model_entry *e;
+    ti_err err = sv_entry_load(&e, name, path, version, &s->bo, s->stream_kv);
     if (err) return err;
-    if ((err = ti_registry_put(&s->reg, e))) ti_entry_unref(e);
+    if ((err = sv_registry_put(&s->reg, e))) sv_entry_unref(e);
     return err;
 }
 
@@ -406,18 +406,18 @@ void ti_server_destroy(ti_server *s)
 {
     if (!s) return;
     if (s->d) ti_server_drain(s, 0);
-    ti_registry_free(&s->reg);
+    sv_registry_free(&s->reg);
     if (s->slots)
         for (int i = 0; i < s->cfg.max_inflight; i++) {
-            ti_sbuf_free(&s->slots[i].body);
-            ti_sbuf_free(&s->slots[i].out);
+            sv_sbuf_free(&s->slots[i].body);
+            sv_sbuf_free(&s->slots[i].out);
             ti_free_aligned(s->slots[i].x);
             ti_free_aligned(s->slots[i].y);
             free(s->slots[i].trades);
             free(s->slots[i].symbols);
         }
     free(s->slots);
-    ti_metrics_free(&s->met);
+    sv_metrics_free(&s->met);
     pthread_mutex_destroy(&s->pool_mu);
     free(s);
 }

@@ -91,24 +91,24 @@ ti_err ti_server_add_config_models(ti_server *s, const char *path)
     size_t len;
     ti_err e = ti_read_file(path, (size_t)16 << 20, &text, &len);
     if (e) return e;
-    ti_jr jr;
-    ti_jr_init(&jr, text, len);
-    char key[64], name[TI_MODEL_MAX_NAME], mpath[TI_REG_MAX_PATH];
+    sv_jr jr;
+    sv_jr_init(&jr, text, len);
+    char key[64], name[TI_MODEL_MAX_NAME], mpath[SV_REG_MAX_PATH];
     int more, m, n_models = 0;
-    e = ti_jr_obj_begin(&jr);
-    while (!e && !(e = ti_jr_obj_next(&jr, key, sizeof key, &more)) && more) {
+    e = sv_jr_obj_begin(&jr);
+    while (!e && !(e = sv_jr_obj_next(&jr, key, sizeof key, &more)) && more) {
         if (strcmp(key, "models") != 0) {
-            e = ti_jr_skip(&jr);
+            e = sv_jr_skip(&jr);
             continue;
         }
-        if ((e = ti_jr_arr_begin(&jr))) break;
-        while (!e && !(e = ti_jr_arr_next(&jr, &m)) && m) {
+        if ((e = sv_jr_arr_begin(&jr))) break;
+        while (!e && !(e = sv_jr_arr_next(&jr, &m)) && m) {
             name[0] = mpath[0] = '\0';
-            if ((e = ti_jr_obj_begin(&jr))) break;
+            if ((e = sv_jr_obj_begin(&jr))) break;
             int k;
-            while (!e && !(e = ti_jr_obj_next(&jr, key, sizeof key, &k)) && k) {
-                if (strcmp(key, "name") == 0) e = ti_jr_string(&jr, name, sizeof name, NULL);
-                else if (strcmp(key, "path") == 0) e = ti_jr_string(&jr, mpath, sizeof mpath, NULL);
+            while (!e && !(e = sv_jr_obj_next(&jr, key, sizeof key, &k)) && k) {
+                if (strcmp(key, "name") == 0) e = sv_jr_string(&jr, name, sizeof name, NULL);
+                else if (strcmp(key, "path") == 0) e = sv_jr_string(&jr, mpath, sizeof mpath, NULL);
                 else e = ti_errorf(TI_ERR_FORMAT, "unknown key '%s' in a model entry (name, path)", key);
             }
             if (e) break;
@@ -143,10 +143,10 @@ ti_err ti_server_add_models_dir(ti_server *s, const char *dir)
 {
     DIR *d = opendir(dir);
     if (!d) return ti_errorf(TI_ERR_NOT_FOUND, "serve: cannot open model folder '%s'", dir);
-    char *names[TI_REG_MAX_MODELS];
+    char *names[SV_REG_MAX_MODELS];
     int n = 0;
     struct dirent *de;
-    while ((de = readdir(d)) && n < TI_REG_MAX_MODELS)
+    while ((de = readdir(d)) && n < SV_REG_MAX_MODELS)
         if (has_suffix(de->d_name, ".safetensors") || has_suffix(de->d_name, ".pt")) {
             names[n] = strdup(de->d_name);
             if (names[n]) n++;
@@ -156,7 +156,7 @@ ti_err ti_server_add_models_dir(ti_server *s, const char *dir)
     ti_err e = n ? TI_OK : ti_errorf(TI_ERR_NOT_FOUND, "serve: no *.safetensors or *.pt in '%s'", dir);
     for (int i = 0; i < n; i++) {
         if (!e) {
-            char path[TI_REG_MAX_PATH], name[TI_MODEL_MAX_NAME];
+            char path[SV_REG_MAX_PATH], name[TI_MODEL_MAX_NAME];
             snprintf(path, sizeof path, "%s/%s", dir, names[i]);
             snprintf(name, sizeof name, "%.*s", (int)strcspn(names[i], "."), names[i]);
             e = ti_server_add_model(s, name, path);

@@ -6,15 +6,15 @@
 #include <stdio.h>
 #include <string.h>
 
-#define TABLE (2 * TI_SS_MAX_STREAMS) /* load factor <= 1/2 */
+#define TABLE (2 * SV_SS_MAX_STREAMS) /* load factor <= 1/2 */
 
 typedef struct slot {
-    char symbol[TI_SS_SYMBOL_MAX];
+    char symbol[SV_SS_SYMBOL_MAX];
     ti_stream *s;    /* NULL: empty (tomb = 0) or deleted (tomb = 1) */
     int tomb;
 } slot;
 
-struct ti_serve_streams {
+struct sv_serve_streams {
     ti_stream_engine *e;
     int F, n_open;
     pthread_rwlock_t lock;
@@ -29,7 +29,7 @@ static uint32_t hash_sym(const char *s)
 }
 
 /* Index of symbol's slot, or -1; with `insert`, the first free slot on its probe path. */
-static int probe(const ti_serve_streams *ss, const char *sym, int insert)
+static int probe(const sv_serve_streams *ss, const char *sym, int insert)
 {
     uint32_t i = hash_sym(sym) % TABLE;
     int free_at = -1;
@@ -42,28 +42,28 @@ static int probe(const ti_serve_streams *ss, const char *sym, int insert)
     return insert ? free_at : -1;
 }
 
-ti_err ti_serve_streams_create(ti_serve_streams **out, const ti_model *m, const ti_ckpt_meta *meta, float rv_scale,
+ti_err sv_serve_streams_create(sv_serve_streams **out, const ti_tfm *m, const ti_ckpt_meta *meta, float rv_scale,
                                ti_kv_dtype kv_dtype)
 {
     *out = NULL;
-    ti_serve_streams *ss = calloc(1, sizeof *ss);
+    sv_serve_streams *ss = calloc(1, sizeof *ss);
     if (!ss) return ti_errorf(TI_ERR_NOMEM, "streams: out of memory");
     ti_stream_opts o;
     memset(&o, 0, sizeof o);
-    o.max_streams = TI_SS_MAX_STREAMS;
+    o.max_streams = SV_SS_MAX_STREAMS;
     o.kv_dtype = kv_dtype;
     ti_err e = ti_stream_engine_create(&ss->e, m, meta, rv_scale, &o);
     if (e) {
         free(ss);
         return e;
     }
-    ss->F = ti_model_get_config(m)->n_features;
+    ss->F = ti_tfm_get_config(m)->n_features;
     pthread_rwlock_init(&ss->lock, NULL);
     *out = ss;
     return TI_OK;
 }
 
-void ti_serve_streams_destroy(ti_serve_streams *ss)
+void sv_serve_streams_destroy(sv_serve_streams *ss)
 {
     if (!ss) return;
     for (int i = 0; i < TABLE; i++)
@@ -73,10 +73,10 @@ void ti_serve_streams_destroy(ti_serve_streams *ss)
     free(ss);
 }
 
-int ti_serve_streams_features(const ti_serve_streams *ss) { return ss->F; }
+int sv_serve_streams_features(const sv_serve_streams *ss) { return ss->F; }
 
 /* Opens under the write lock when the symbol is new; returns with the read lock held. */
-static ti_err find_or_open(ti_serve_streams *ss, const char *sym, ti_stream **out)
+static ti_err find_or_open(sv_serve_streams *ss, const char *sym, ti_stream **out)
 {
     pthread_rwlock_rdlock(&ss->lock);
     int i = probe(ss, sym, 0);
@@ -89,8 +89,8 @@ static ti_err find_or_open(ti_serve_streams *ss, const char *sym, ti_stream **ou
     ti_err e = TI_OK;
     i = probe(ss, sym, 0);
     if (i < 0) {
-        if (ss->n_open >= TI_SS_MAX_STREAMS) {
-            e = ti_errorf(TI_ERR_LIMIT, "stream %s: %d streams already open", sym, TI_SS_MAX_STREAMS);
+        if (ss->n_open >= SV_SS_MAX_STREAMS) {
+            e = ti_errorf(TI_ERR_LIMIT, "stream %s: %d streams already open", sym, SV_SS_MAX_STREAMS);
         } else {
             i = probe(ss, sym, 1);
             ti_stream *s = NULL;
@@ -110,8 +110,8 @@ static ti_err find_or_open(ti_serve_streams *ss, const char *sym, ti_stream **ou
     return s ? find_or_open(ss, sym, out) : e;
 }
 
-ti_err ti_serve_streams_push(ti_serve_streams *ss, const char *symbol, ti_tick_kind kind, const float *rows,
-                             const ti_trade_tick *trades, int n, ti_forecast *fc, int *decoded, int64_t *len)
+ti_err sv_serve_streams_push(sv_serve_streams *ss, const char *symbol, sv_tick_kind kind, const float *rows,
+                             const sv_trade_tick *trades, int n, ti_forecast *fc, int *decoded, int64_t *len)
 {
     if (strlen(symbol) >= 64) return ti_errorf(TI_ERR_INVALID_ARG, "stream: symbol longer than 63 bytes");
     ti_stream *s = NULL;
@@ -119,13 +119,13 @@ ti_err ti_serve_streams_push(ti_serve_streams *ss, const char *symbol, ti_tick_k
     if (e) return e;
     int total = 0;
     for (int i = 0; i < n && !e; i++) {
-        if (kind == TI_TICK_TRADES) {
+        if (kind == SV_TICK_TRADES) {
             int k = 0;
             e = ti_stream_push_trade(s, trades[i].t, trades[i].price, trades[i].size, trades[i].orders, fc, &k);
             total += k;
         } else {
             const float *x = rows + (size_t)i * (size_t)ss->F;
-            e = kind == TI_TICK_FEATURES ? ti_stream_push_features(s, x, fc) : ti_stream_push_normalized(s, x, fc);
+            e = kind == SV_TICK_FEATURES ? ti_stream_push_features(s, x, fc) : ti_stream_push_normalized(s, x, fc);
             total++;
         }
     }
@@ -135,7 +135,7 @@ ti_err ti_serve_streams_push(ti_serve_streams *ss, const char *symbol, ti_tick_k
     return e;
 }
 
-ti_err ti_serve_streams_close(ti_serve_streams *ss, const char *symbol)
+ti_err sv_serve_streams_close(sv_serve_streams *ss, const char *symbol)
 {
     pthread_rwlock_wrlock(&ss->lock);
     int i = probe(ss, symbol, 0);
@@ -149,7 +149,7 @@ ti_err ti_serve_streams_close(ti_serve_streams *ss, const char *symbol)
     return i >= 0 ? TI_OK : ti_errorf(TI_ERR_NOT_FOUND, "no open stream for symbol '%s'", symbol);
 }
 
-void ti_serve_streams_stats(ti_serve_streams *ss, int *open, size_t *kv_bytes)
+void sv_serve_streams_stats(sv_serve_streams *ss, int *open, size_t *kv_bytes)
 {
     ti_stream_stats st;
     pthread_rwlock_rdlock(&ss->lock);

@@ -1,7 +1,7 @@
 /* tickinfer serve: per-model stream table for POST /v1/streams/{symbol}/ticks (internal).
  *
  * Wraps a ti_stream_engine (include/tickinfer/stream.h) with a symbol -> stream hash table
- * (open addressing, preallocated, TI_SS_MAX_STREAMS symbols).  Ticks run on the calling
+ * (open addressing, preallocated, SV_SS_MAX_STREAMS symbols).  Ticks run on the calling
  * HTTP thread: a decode step costs tens of microseconds, less than a hand-off to a worker.
  * Pushes take the table's read lock (streams of different symbols run in parallel; the
  * engine serialises pushes to one stream), open and close take the write lock, so a
@@ -13,32 +13,32 @@
 
 #include "tickinfer/stream.h"
 
-#define TI_SS_MAX_STREAMS 4096
-#define TI_SS_MAX_TICKS 4096 /* feature rows or trades per request; symbols per /v1/ticks */
-#define TI_SS_SYMBOL_MAX 64  /* bytes of a symbol name, NUL included */
+#define SV_SS_MAX_STREAMS 4096
+#define SV_SS_MAX_TICKS 4096 /* feature rows or trades per request; symbols per /v1/ticks */
+#define SV_SS_SYMBOL_MAX 64  /* bytes of a symbol name, NUL included */
 
-typedef struct ti_serve_streams ti_serve_streams;
+typedef struct sv_serve_streams sv_serve_streams;
 
-ti_err ti_serve_streams_create(ti_serve_streams **out, const ti_model *m, const ti_ckpt_meta *meta, float rv_scale,
+ti_err sv_serve_streams_create(sv_serve_streams **out, const ti_tfm *m, const ti_ckpt_meta *meta, float rv_scale,
                                ti_kv_dtype kv_dtype);
-void ti_serve_streams_destroy(ti_serve_streams *ss);
+void sv_serve_streams_destroy(sv_serve_streams *ss);
 
-typedef enum ti_tick_kind { TI_TICK_FEATURES = 0, TI_TICK_NORMALIZED, TI_TICK_TRADES } ti_tick_kind;
+typedef enum sv_tick_kind { SV_TICK_FEATURES = 0, SV_TICK_NORMALIZED, SV_TICK_TRADES } sv_tick_kind;
 
-typedef struct ti_trade_tick {
+typedef struct sv_trade_tick {
     int64_t t;
     float price, size;
     uint32_t orders;
-} ti_trade_tick;
+} sv_trade_tick;
 
 /* Push n ticks to symbol's stream (opened on first use): rows [n, F] of features (raw or
  * normalised), or n trades.  *fc gets the newest forecast, *decoded the positions decoded
  * by this call, *len the stream's length. */
-ti_err ti_serve_streams_push(ti_serve_streams *ss, const char *symbol, ti_tick_kind kind, const float *rows,
-                             const ti_trade_tick *trades, int n, ti_forecast *fc, int *decoded, int64_t *len);
+ti_err sv_serve_streams_push(sv_serve_streams *ss, const char *symbol, sv_tick_kind kind, const float *rows,
+                             const sv_trade_tick *trades, int n, ti_forecast *fc, int *decoded, int64_t *len);
 /* TI_ERR_NOT_FOUND if no stream is open for symbol. */
-ti_err ti_serve_streams_close(ti_serve_streams *ss, const char *symbol);
-void ti_serve_streams_stats(ti_serve_streams *ss, int *open, size_t *kv_bytes);
-int ti_serve_streams_features(const ti_serve_streams *ss);
+ti_err sv_serve_streams_close(sv_serve_streams *ss, const char *symbol);
+void sv_serve_streams_stats(sv_serve_streams *ss, int *open, size_t *kv_bytes);
+int sv_serve_streams_features(const sv_serve_streams *ss);
 
 #endif

@@ -4,27 +4,27 @@
 #include <math.h>
 #include <string.h>
 
-#include "model/model_internal.h"
+#include "model/transformer/tfm_internal.h"
 #include "stream/stream_internal.h"
 
-static void linear1(const ti_model *m, float *out, const float *inp, const float *W, size_t pack_off,
+static void linear1(const ti_tfm *m, float *out, const float *inp, const float *W, size_t pack_off,
                     const float *bias, int N, int K, ti_act act)
 {
     if (m->packed) m->k->matmul_forward_packed(out, inp, m->packed + pack_off, bias, 1, N, K, act, NULL);
     else m->k->matmul_forward(out, inp, W, bias, 1, N, K, act, NULL);
 }
 
-size_t stream_scratch_floats(const ti_model *m)
+size_t stream_scratch_floats(const ti_tfm *m)
 {
-    const ti_model_config *c = &m->cfg;
+    const ti_tfm_config *c = &m->cfg;
     /* h, ln, att, tmp, acc [C]; qkv [3C]; fc [D]; m, l [H]; xn, feat [F] */
     return 5 * (size_t)c->d_model + 3 * (size_t)c->d_model + (size_t)c->d_ff + 2 * (size_t)c->n_heads +
            2 * (size_t)c->n_features + 16;
 }
 
-void stream_scratch_bind(stream_scratch *sc, const ti_model *m, float *base)
+void stream_scratch_bind(stream_scratch *sc, const ti_tfm *m, float *base)
 {
-    const ti_model_config *c = &m->cfg;
+    const ti_tfm_config *c = &m->cfg;
     const size_t C = (size_t)c->d_model;
     sc->h = base, sc->ln = base + C, sc->att = base + 2 * C, sc->tmp = base + 3 * C, sc->acc = base + 4 * C;
     sc->qkv = base + 5 * C;
@@ -36,7 +36,7 @@ void stream_scratch_bind(stream_scratch *sc, const ti_model *m, float *base)
 }
 
 /* att [C] <- attention of the query in sc->qkv over fp32 segments, one online softmax. */
-static ti_err attend_f32(const ti_model *m, stream_scratch *sc, const ti_kv_seg *segs, int ns, int64_t pos)
+static ti_err attend_f32(const ti_tfm *m, stream_scratch *sc, const ti_kv_seg *segs, int ns, int64_t pos)
 {
     const int H = m->cfg.n_heads, hd = m->cfg.d_model / H;
     memset(sc->acc, 0, (size_t)m->cfg.d_model * sizeof(float));
@@ -53,10 +53,10 @@ static ti_err attend_f32(const ti_model *m, stream_scratch *sc, const ti_kv_seg 
     return TI_OK;
 }
 
-ti_err stream_decode(const ti_model *m, ti_kv_cache *kv, stream_scratch *sc, ti_kv_seg *segs, ti_kvq_seg *qsegs,
+ti_err stream_decode(const ti_tfm *m, ti_kv_cache *kv, stream_scratch *sc, ti_kv_seg *segs, ti_kvq_seg *qsegs,
                      const float *xn, float *y)
 {
-    const ti_model_config *c = &m->cfg;
+    const ti_tfm_config *c = &m->cfg;
     const ti_kernels *k = m->k;
     const int C = c->d_model, D = c->d_ff, H = c->n_heads, hd = C / H, L = c->n_layers;
     float *rows[TI_MODEL_MAX_LAYERS];

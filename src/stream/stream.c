@@ -5,7 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "model/model_internal.h"
+#include "model/transformer/tfm_internal.h"
 #include "stream/stream_internal.h"
 #include "tickinfer/alloc.h"
 #include "tickinfer/features.h"
@@ -34,7 +34,7 @@ struct ti_stream {
 };
 
 struct ti_stream_engine {
-    const ti_model *m;
+    const ti_tfm *m;
     ti_stream_opts o;
     ti_feat_norm norm;
     int have_norm;
@@ -45,14 +45,14 @@ struct ti_stream_engine {
     int n_open;
 };
 
-ti_err ti_stream_engine_create(ti_stream_engine **out, const ti_model *model, const ti_ckpt_meta *meta,
+ti_err ti_stream_engine_create(ti_stream_engine **out, const ti_tfm *model, const ti_ckpt_meta *meta,
                                float rv_scale, const ti_stream_opts *opts)
 {
     *out = NULL;
-    const ti_model_config *c = ti_model_get_config(model);
-    if (c->kind != TI_MODEL_RV_CAUSAL)
+    const ti_tfm_config *c = ti_tfm_get_config(model);
+    if (c->kind != TI_TFM_RV_CAUSAL)
         return ti_errorf(TI_ERR_INVALID_ARG, "stream: the model is %s; streaming needs an rv_causal model",
-                         ti_model_kind_name(c->kind));
+                         ti_tfm_arch_name(c->kind));
     ti_stream_opts o = opts ? *opts : (ti_stream_opts){0};
     if (o.window == 0) o.window = c->context;
     if (o.block_size == 0) o.block_size = 16;
@@ -111,7 +111,7 @@ void ti_stream_engine_destroy(ti_stream_engine *e)
 }
 
 const ti_stream_opts *ti_stream_engine_opts(const ti_stream_engine *e) { return &e->o; }
-const ti_model *ti_stream_engine_model(const ti_stream_engine *e) { return e->m; }
+const ti_tfm *ti_stream_engine_model(const ti_stream_engine *e) { return e->m; }
 
 static void stream_clear(ti_stream *s)
 {
@@ -140,7 +140,7 @@ ti_err ti_stream_open(ti_stream_engine *e, ti_stream **out, const char *symbol)
     *out = NULL;
     if (!symbol || !*symbol || strlen(symbol) >= STREAM_SYMBOL_MAX)
         return ti_errorf(TI_ERR_INVALID_ARG, "stream: symbol must be 1..%d bytes", STREAM_SYMBOL_MAX - 1);
-    const ti_model_config *c = ti_model_get_config(e->m);
+    const ti_tfm_config *c = ti_tfm_get_config(e->m);
     ti_stream *s = calloc(1, sizeof *s);
     if (!s) return ti_errorf(TI_ERR_NOMEM, "stream %s: out of memory", symbol);
     s->e = e;
@@ -245,7 +245,7 @@ static ti_err check_row(const ti_stream *s, const float *x, int F)
 
 ti_err ti_stream_push_normalized(ti_stream *s, const float *xn, ti_forecast *y)
 {
-    const int F = ti_model_get_config(s->e->m)->n_features;
+    const int F = ti_tfm_get_config(s->e->m)->n_features;
     ti_err e = check_row(s, xn, F);
     if (e) return e;
     pthread_mutex_lock(&s->mu);
@@ -262,7 +262,7 @@ static void normalize(const ti_stream_engine *e, float *xn, const float *x, int 
 
 ti_err ti_stream_push_features(ti_stream *s, const float *x, ti_forecast *y)
 {
-    const int F = ti_model_get_config(s->e->m)->n_features;
+    const int F = ti_tfm_get_config(s->e->m)->n_features;
     ti_err e = check_row(s, x, F);
     if (e) return e;
     pthread_mutex_lock(&s->mu);
@@ -277,7 +277,7 @@ ti_err ti_stream_push_features(ti_stream *s, const float *x, ti_forecast *y)
 static ti_err close_until(ti_stream *s, int64_t t_end, int *n_out)
 {
     const ti_stream_engine *e = s->e;
-    const int F = ti_model_get_config(e->m)->n_features;
+    const int F = ti_tfm_get_config(e->m)->n_features;
     if (t_end - s->t_next > STREAM_MAX_GAP)
         return ti_errorf(TI_ERR_INVALID_ARG, "stream %s: a gap of %lld s (max %d); reset the stream for a new session",
                          s->symbol, (long long)(t_end - s->t_next), STREAM_MAX_GAP);

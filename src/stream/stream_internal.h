@@ -3,7 +3,7 @@
 #define TICKINFER_STREAM_INTERNAL_H
 
 #include "tickinfer/kv.h"
-#include "tickinfer/model.h"
+#include "tickinfer/transformer.h"
 
 typedef struct stream_scratch {
     float *h, *ln, *att, *tmp, *acc; /* [C] */
@@ -13,11 +13,11 @@ typedef struct stream_scratch {
     float *xn, *feat;                /* [F] */
 } stream_scratch;
 
-size_t stream_scratch_floats(const ti_model *m);
-void stream_scratch_bind(stream_scratch *sc, const ti_model *m, float *base);
+size_t stream_scratch_floats(const ti_tfm *m);
+void stream_scratch_bind(stream_scratch *sc, const ti_tfm *m, float *base);
 /* Append position kv->n with normalised input xn [F]; y [1] = log-RV forecast.
  * segs: room for ti_kv_max_segments(kv); qsegs likewise for a quantized cache (else NULL). */
-ti_err stream_decode(const ti_model *m, ti_kv_cache *kv, stream_scratch *sc, ti_kv_seg *segs, ti_kvq_seg *qsegs,
+ti_err stream_decode(const ti_tfm *m, ti_kv_cache *kv, stream_scratch *sc, ti_kv_seg *segs, ti_kvq_seg *qsegs,
                      const float *xn, float *y);
 
 #endif

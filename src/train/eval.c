@@ -10,17 +10,17 @@
 
 /* Log-RV prediction of each row of a batch: the CLS output (TinyRV) or the last
  * position (causal). */
-static ti_err predict_log(float *out, const ti_model *m, ti_runstate *rs, float *y, const ti_batch *bt, ti_pool *pool)
+static ti_err predict_log(float *out, const ti_tfm *m, ti_runstate *rs, float *y, const ti_batch *bt, ti_pool *pool)
 {
-    ti_err e = ti_model_forward(m, rs, y, bt->x, bt->n, bt->T, pool);
+    ti_err e = ti_tfm_forward(m, rs, y, bt->x, bt->n, bt->T, pool);
     if (e) return e;
-    const int causal = ti_model_get_config(m)->kind == TI_MODEL_RV_CAUSAL;
+    const int causal = ti_tfm_get_config(m)->kind == TI_TFM_RV_CAUSAL;
     for (int r = 0; r < bt->n; r++) out[r] = causal ? y[(size_t)r * bt->T + bt->T - 1] : y[r];
     return TI_OK;
 }
 
 /* shuffle: a fixed-seed sample across all stocks when max_n cuts the split short. */
-static ti_err predict_split(float *pred, float *y, const ti_model *m, const ti_dataset *ds, ti_split split, int64_t max_n,
+static ti_err predict_split(float *pred, float *y, const ti_tfm *m, const ti_dataset *ds, ti_split split, int64_t max_n,
                             double scale, int shuffle, ti_pool *pool)
 {
     ti_batch_config bc = {.split = split, .batch_size = EVAL_BATCH, .normalize = 1, .shuffle = shuffle, .seed = 12345};
@@ -51,13 +51,13 @@ static ti_err predict_split(float *pred, float *y, const ti_model *m, const ti_d
     return e;
 }
 
-ti_err ti_eval_predict(float *pred, float *y, const ti_model *m, const ti_dataset *ds, ti_split split, int64_t max_n,
+ti_err ti_eval_predict(float *pred, float *y, const ti_tfm *m, const ti_dataset *ds, ti_split split, int64_t max_n,
                        double scale, ti_pool *pool)
 {
     return predict_split(pred, y, m, ds, split, max_n, scale, 0, pool);
 }
 
-ti_err ti_eval_fit_scale(double *scale, const ti_model *m, const ti_dataset *ds, int64_t max_n, ti_pool *pool)
+ti_err ti_eval_fit_scale(double *scale, const ti_tfm *m, const ti_dataset *ds, int64_t max_n, ti_pool *pool)
 {
     const uint32_t *idx;
     size_t n = ti_dataset_split(ds, TI_SPLIT_TRAIN, &idx);

@@ -47,18 +47,18 @@ ti_err ti_train_config_load(ti_train_config *c, const char *path, char *strings,
     if (!e && s && !(c->dataset = keep(&strings, &strings_cap, s))) e = ti_errorf(TI_ERR_LIMIT, "config %s: 'dataset' path too long", path);
     if (!e) e = ti_config_get_string(cfg, "out", NULL, &s);
     if (!e && s && !(c->out_dir = keep(&strings, &strings_cap, s))) e = ti_errorf(TI_ERR_LIMIT, "config %s: 'out' path too long", path);
-    if (!e) e = ti_config_get_string(cfg, "model.kind", ti_model_kind_name(c->model.kind), &s);
+    if (!e) e = ti_config_get_string(cfg, "model.kind", ti_tfm_arch_name(c->model.kind), &s);
     if (!e) {
-        ti_model_kind kind;
-        e = ti_model_kind_parse(&kind, s);
-        if (!e && kind != c->model.kind) ti_model_config_default(&c->model, kind);
+        ti_tfm_arch kind;
+        e = ti_tfm_arch_parse(&kind, s);
+        if (!e && kind != c->model.kind) ti_tfm_config_default(&c->model, kind);
     }
     GET_I("model.d_model", c->model.d_model);
     GET_I("model.n_heads", c->model.n_heads);
     GET_I("model.n_layers", c->model.n_layers);
     GET_I("model.d_ff", c->model.d_ff);
-    if (!e) e = ti_config_get_string(cfg, "model.activation", ti_model_act_name(c->model.activation), &s);
-    if (!e) e = ti_model_act_parse(&c->model.activation, s);
+    if (!e) e = ti_config_get_string(cfg, "model.activation", ti_tfm_act_name(c->model.activation), &s);
+    if (!e) e = ti_tfm_act_parse(&c->model.activation, s);
     GET_I("train.batch_size", c->batch_size);
     GET_I("train.epochs", c->epochs);
     GET_I("train.max_steps", c->max_steps);

@@ -21,7 +21,7 @@
 void ti_train_config_default(ti_train_config *c)
 {
     memset(c, 0, sizeof *c);
-    ti_model_config_default(&c->model, TI_MODEL_RV_CAUSAL);
+    ti_tfm_config_default(&c->model, TI_TFM_RV_CAUSAL);
     c->batch_size = 32;
     c->epochs = 1;
     c->lr = 1e-3f;
@@ -144,7 +144,7 @@ static double clip_grads(float *g, size_t n, float max_norm)
     return norm;
 }
 
-static double val_rmspe(const ti_model *m, const ti_dataset *ds, const ti_train_config *c, ti_pool *pool, double *scale_out)
+static double val_rmspe(const ti_tfm *m, const ti_dataset *ds, const ti_train_config *c, ti_pool *pool, double *scale_out)
 {
     const uint32_t *idx;
     size_t n = ti_dataset_split(ds, TI_SPLIT_VAL, &idx);
@@ -160,7 +160,7 @@ static double val_rmspe(const ti_model *m, const ti_dataset *ds, const ti_train_
     return r;
 }
 
-static ti_err save_model(const ti_model *m, const char *path, const ti_dataset_info *in, int64_t step, double val, double scale)
+static ti_err save_model(const ti_tfm *m, const char *path, const ti_dataset_info *in, int64_t step, double val, double scale)
 {
     const char *names[TI_FEAT_DATASET_MAX];
     for (int f = 0; f < in->n_features; f++) names[f] = in->feature_names[f];
@@ -171,7 +171,7 @@ static ti_err save_model(const ti_model *m, const char *path, const ti_dataset_i
     const char *keys[] = {"step", "val_rmspe", "rv_scale", "dataset"};
     const char *vals[] = {s_step, s_val, s_scale, in->source};
     ti_ckpt_data d = {in->n_features, names, in->norm.mean, in->norm.std, 4, keys, vals};
-    return ti_model_save(m, path, &d);
+    return ti_tfm_save(m, path, &d);
 }
 
 ti_err ti_train(const ti_train_config *c, ti_train_report *rep)
@@ -185,32 +185,32 @@ ti_err ti_train(const ti_train_config *c, ti_train_report *rep)
     ti_err e = ti_dataset_open(&ds, c->dataset, 0);
     if (e) return e;
     const ti_dataset_info *in = ti_dataset_get_info(ds);
-    ti_model_config mc = c->model;
+    ti_tfm_config mc = c->model;
     mc.n_features = in->n_features;
     mc.context = in->history_len;
-    const int causal = mc.kind == TI_MODEL_RV_CAUSAL, T = in->history_len;
-    ti_model *m = NULL;
+    const int causal = mc.kind == TI_TFM_RV_CAUSAL, T = in->history_len;
+    ti_tfm *m = NULL;
     ti_pool *pool = NULL;
     ti_runstate *rs = NULL;
     ti_batcher *b = NULL;
     float *grads = NULL, *am = NULL, *av = NULL, *y = NULL, *dy = NULL;
     ti_progress *pr = NULL;
     char path[4096], state_path[4096], best_path[4096];
-    e = ti_model_create(&m, &mc);
+    e = ti_tfm_create(&m, &mc);
     if (!e) e = ti_mkdirs(c->out_dir);
     if (!e) e = ti_pool_create(&pool, c->threads);
     if (e) goto done;
-    ti_model_init(m, c->seed);
-    const size_t np = ti_model_n_params(m);
+    ti_tfm_init(m, c->seed);
+    const size_t np = ti_tfm_n_params(m);
     {
         /* Start the output at the mean train log-RV (about -7) instead of 0, so the first
          * hundred steps are not spent learning a constant. */
-        const ti_model_tensor *hb = ti_model_find_tensor(m, "head.1.bias");
+        const ti_tfm_tensor *hb = ti_tfm_find_tensor(m, "head.1.bias");
         const uint32_t *tr;
         size_t ntr = ti_dataset_split(ds, TI_SPLIT_TRAIN, &tr);
         double s = 0;
         for (size_t i = 0; i < ntr; i++) s += log(fmax(ti_dataset_record(ds, tr[i])->target_rv, LOG_FLOOR));
-        if (hb && ntr) ti_model_params_mut(m)[hb->offset] = (float)(s / (double)ntr);
+        if (hb && ntr) ti_tfm_params_mut(m)[hb->offset] = (float)(s / (double)ntr);
     }
     ti_batch_config bc = {.split = TI_SPLIT_TRAIN, .batch_size = c->batch_size, .seed = c->seed, .shuffle = 1, .drop_last = 1,
                           .seq_targets = causal, .normalize = 1};
@@ -237,12 +237,12 @@ ti_err ti_train(const ti_train_config *c, ti_train_report *rep)
     struct stat st;
     if (c->resume && stat(state_path, &st) == 0) {
         /* Weights from last.safetensors, moments + cursor from last.state. */
-        ti_model *lm = NULL;
-        ti_model_load_opts lo = {.config = &mc, .no_pack = 1};
-        e = ti_model_load(&lm, NULL, path, &lo);
+        ti_tfm *lm = NULL;
+        ti_tfm_load_opts lo = {.config = &mc, .no_pack = 1};
+        e = ti_tfm_load(&lm, NULL, path, &lo);
         if (!e) {
-            memcpy(ti_model_params_mut(m), ti_model_params(lm), np * sizeof(float));
-            ti_model_destroy(lm);
+            memcpy(ti_tfm_params_mut(m), ti_tfm_params(lm), np * sizeof(float));
+            ti_tfm_destroy(lm);
             state_header h;
             e = load_state(state_path, &h, am, av, np);
             if (!e) e = ti_batcher_set_cursor(b, (ti_batch_cursor){h.epoch, h.pos});
@@ -251,8 +251,8 @@ ti_err ti_train(const ti_train_config *c, ti_train_report *rep)
         if (e) goto done;
         fprintf(stderr, "train: resumed at step %lld (best val RMSPE %.4f)\n", (long long)step, best);
     }
-    const ti_kernels *k = ti_model_kernels(m);
-    float *params = ti_model_params_mut(m);
+    const ti_kernels *k = ti_tfm_kernels(m);
+    float *params = ti_tfm_params_mut(m);
     if (c->progress) pr = ti_progress_start("train", "steps", (uint64_t)total);
     ti_progress_add(pr, (uint64_t)step);
     const double t0 = ti_now_s();
@@ -263,7 +263,7 @@ ti_err ti_train(const ti_train_config *c, ti_train_report *rep)
         ti_batch *bt;
         int epoch_done;
         ti_batcher_next(b, &bt, &epoch_done);
-        e = ti_model_forward(m, rs, y, bt->x, bt->n, T, pool);
+        e = ti_tfm_forward(m, rs, y, bt->x, bt->n, T, pool);
         if (e) break;
         double loss = loss_and_grad(dy, y, bt, c, causal);
         if (!isfinite(loss)) {
@@ -272,12 +272,12 @@ ti_err ti_train(const ti_train_config *c, ti_train_report *rep)
         }
         ema = isnan(ema) ? loss : 0.98 * ema + 0.02 * loss;
         memset(grads, 0, np * sizeof(float));
-        e = ti_model_backward(m, rs, grads, NULL, dy, pool);
+        e = ti_tfm_backward(m, rs, grads, NULL, dy, pool);
         if (e) break;
         clip_grads(grads, np, c->grad_clip);
         ti_adamw_cfg ac = {lr_at(c, step, total), c->beta1, c->beta2, c->eps, c->weight_decay};
-        for (size_t i = 0; i < ti_model_tensor_count(m); i++) {
-            const ti_model_tensor *t = ti_model_tensor_at(m, i);
+        for (size_t i = 0; i < ti_tfm_tensor_count(m); i++) {
+            const ti_tfm_tensor *t = ti_tfm_tensor_at(m, i);
             ti_adamw_cfg tc = ac;
             if (!t->decay) tc.weight_decay = 0;
             k->adamw_step(params + t->offset, am + t->offset, av + t->offset, grads + t->offset, t->numel, &tc, (int)(step + 1));
@@ -316,7 +316,7 @@ done:
     free(dy);
     ti_batcher_destroy(b);
     ti_runstate_destroy(rs);
-    ti_model_destroy(m);
+    ti_tfm_destroy(m);
     ti_pool_destroy(pool);
     ti_dataset_close(ds);
     return e;

@@ -1,4 +1,4 @@
-/* Whole-model GPU forward (ti_cuda_model_*) against ti_model_forward on the CPU: small
+/* Whole-model GPU forward (ti_cuda_model_*) against ti_tfm_forward on the CPU: small
  * random-init TinyRV and rv_causal models and the seed TinyRV checkpoint.  Tolerance:
  * |gpu - cpu| <= 1e-4 + 1e-3 |cpu| (FP32 with different summation orders through a few
  * layers).  Skips, saying why, without a GPU. */
@@ -9,7 +9,7 @@
 
 #include "harness.h"
 #include "tickinfer/cuda.h"
-#include "tickinfer/model.h"
+#include "tickinfer/transformer.h"
 
 static ti_cuda *g_cu;
 static char g_why[512];
@@ -23,17 +23,17 @@ static void fill(float *x, size_t n, uint64_t seed)
 }
 
 /* Forward B x T on both devices and compare. */
-static void compare(const ti_model *m, int B, int T)
+static void compare(const ti_tfm *m, int B, int T)
 {
-    const ti_model_config *c = ti_model_get_config(m);
-    const int tiny = c->kind == TI_MODEL_TINYRV;
+    const ti_tfm_config *c = ti_tfm_get_config(m);
+    const int tiny = c->kind == TI_TFM_TINYRV;
     const size_t nx = (size_t)B * T * c->n_features, ny = (size_t)B * (tiny ? 1 : T);
     float *x = malloc(nx * 4), *y = malloc(ny * 4), *ref = malloc(ny * 4);
     fill(x, nx, 42 + (uint64_t)B);
     ti_runstate *rs = NULL;
     ti_cuda_model *gm = NULL;
     TI_CHECK_OK(ti_runstate_create(&rs, m, B, tiny ? 0 : T, 0));
-    TI_CHECK_OK(ti_model_forward(m, rs, ref, x, B, T, NULL));
+    TI_CHECK_OK(ti_tfm_forward(m, rs, ref, x, B, T, NULL));
     TI_CHECK_OK(ti_cuda_model_create(g_cu, &gm, m, B, tiny ? 0 : T));
     if (gm) {
         TI_CHECK_OK(ti_cuda_model_forward_host(gm, y, x, B, T));
@@ -49,51 +49,51 @@ static void compare(const ti_model *m, int B, int T)
     free(x), free(y), free(ref);
 }
 
-static ti_model *small_model(ti_model_kind kind)
+static ti_tfm *small_model(ti_tfm_arch kind)
 {
-    ti_model_config c;
-    ti_model_config_default(&c, kind);
-    c.context = kind == TI_MODEL_TINYRV ? 24 : 64;
+    ti_tfm_config c;
+    ti_tfm_config_default(&c, kind);
+    c.context = kind == TI_TFM_TINYRV ? 24 : 64;
     c.d_model = 32;
     c.n_heads = 4;
     c.n_layers = 2;
     c.d_ff = 64;
-    ti_model *m = NULL;
-    if (ti_model_create(&m, &c)) return NULL;
-    ti_model_init(m, 7);
+    ti_tfm *m = NULL;
+    if (ti_tfm_create(&m, &c)) return NULL;
+    ti_tfm_init(m, 7);
     return m;
 }
 
 TI_TEST(tinyrv_small_matches_cpu)
 {
     if (!g_cu) TI_SKIP("%s", g_why);
-    ti_model *m = small_model(TI_MODEL_TINYRV);
+    ti_tfm *m = small_model(TI_TFM_TINYRV);
     TI_CHECK(m != NULL);
     if (!m) return;
     compare(m, 1, 24);
     compare(m, 5, 24);
-    ti_model_destroy(m);
+    ti_tfm_destroy(m);
 }
 
 TI_TEST(rv_causal_small_matches_cpu)
 {
     if (!g_cu) TI_SKIP("%s", g_why);
-    ti_model *m = small_model(TI_MODEL_RV_CAUSAL);
+    ti_tfm *m = small_model(TI_TFM_RV_CAUSAL);
     TI_CHECK(m != NULL);
     if (!m) return;
     compare(m, 3, 50);
     compare(m, 2, 64);
-    ti_model_destroy(m);
+    ti_tfm_destroy(m);
 }
 
 TI_TEST(seed_tinyrv_matches_cpu)
 {
     if (!g_cu) TI_SKIP("%s", g_why);
-    ti_model *m = NULL;
-    TI_CHECK_OK(ti_model_load(&m, NULL, "tests/model/data/seed_rv_tiny/best.pt", NULL));
+    ti_tfm *m = NULL;
+    TI_CHECK_OK(ti_tfm_load(&m, NULL, "tests/model/data/seed_rv_tiny/best.pt", NULL));
     if (!m) return;
-    compare(m, 4, ti_model_get_config(m)->context);
-    ti_model_destroy(m);
+    compare(m, 4, ti_tfm_get_config(m)->context);
+    ti_tfm_destroy(m);
 }
 
 
@@ -102,17 +102,17 @@ TI_TEST(seed_tinyrv_matches_cpu)
 TI_TEST(decoder_steps_match_causal_forward)
 {
     if (!g_cu) TI_SKIP("%s", g_why);
-    ti_model *m = small_model(TI_MODEL_RV_CAUSAL);
+    ti_tfm *m = small_model(TI_TFM_RV_CAUSAL);
     TI_CHECK(m != NULL);
     if (!m) return;
-    const ti_model_config *c = ti_model_get_config(m);
+    const ti_tfm_config *c = ti_tfm_get_config(m);
     const int S = 3, T = 40, F = c->n_features;
     float *x = malloc((size_t)S * T * F * 4), *ref = malloc((size_t)S * T * 4);
     float *xs = malloc((size_t)S * F * 4), y[3];
     fill(x, (size_t)S * T * F, 99);
     ti_runstate *rs = NULL;
     TI_CHECK_OK(ti_runstate_create(&rs, m, S, T, 0));
-    TI_CHECK_OK(ti_model_forward(m, rs, ref, x, S, T, NULL));
+    TI_CHECK_OK(ti_tfm_forward(m, rs, ref, x, S, T, NULL));
     ti_cuda_decoder *d = NULL;
     TI_CHECK_OK(ti_cuda_decoder_create(g_cu, &d, m, S, T));
     for (int pass = 0; d && pass < 2; pass++) { /* the second pass checks reset */
@@ -133,7 +133,7 @@ TI_TEST(decoder_steps_match_causal_forward)
     }
     ti_cuda_decoder_destroy(d);
     ti_runstate_destroy(rs);
-    ti_model_destroy(m);
+    ti_tfm_destroy(m);
     free(x), free(ref), free(xs);
 }
 

@@ -27,10 +27,10 @@ static double urand(void)
 }
 static float nrand(void) { return (float)(sqrt(-2 * log(urand() + 1e-300)) * cos(6.283185307179586 * urand())); }
 
-static ti_model *bundled(ti_ckpt_meta *meta)
+static ti_tfm *bundled(ti_ckpt_meta *meta)
 {
-    ti_model *m = NULL;
-    if (ti_model_load(&m, meta, BUNDLED_MODEL, NULL) != TI_OK) return NULL;
+    ti_tfm *m = NULL;
+    if (ti_tfm_load(&m, meta, BUNDLED_MODEL, NULL) != TI_OK) return NULL;
     return m;
 }
 
@@ -109,10 +109,10 @@ TI_TEST(stored_rows_within_format_bounds)
  * so their forecasts agree to float rounding (segment splits differ, math does not). */
 TI_TEST(quantized_layouts_agree)
 {
-    ti_model *m = bundled(NULL);
+    ti_tfm *m = bundled(NULL);
     TI_CHECK(m != NULL);
     if (!m) return;
-    const int F = ti_model_get_config(m)->n_features, W = 40, N = 300;
+    const int F = ti_tfm_get_config(m)->n_features, W = 40, N = 300;
     float *x = malloc(sizeof(float) * (size_t)N * F);
     for (int i = 0; i < N * F; i++) x[i] = nrand();
     for (int d = 0; d < 3; d++) {
@@ -140,7 +140,7 @@ TI_TEST(quantized_layouts_agree)
         ti_stream_engine_destroy(ep);
     }
     free(x);
-    ti_model_destroy(m);
+    ti_tfm_destroy(m);
 }
 
 /* Decode with a quantized cache vs the fp32 cache, bundled model, 2000 random normalised
@@ -152,10 +152,10 @@ TI_TEST(quantized_layouts_agree)
 TI_TEST(quantized_decode_error_vs_fp32)
 {
     static const double bound[3] = {8e-3, 6e-2, 1.2e-1}; /* max |d y_log| */
-    ti_model *m = bundled(NULL);
+    ti_tfm *m = bundled(NULL);
     TI_CHECK(m != NULL);
     if (!m) return;
-    const int F = ti_model_get_config(m)->n_features, N = 2000;
+    const int F = ti_tfm_get_config(m)->n_features, N = 2000;
     float *x = malloc(sizeof(float) * (size_t)N * F);
     float *yf = malloc(sizeof(float) * N);
     for (int i = 0; i < N * F; i++) x[i] = nrand();
@@ -179,12 +179,12 @@ TI_TEST(quantized_decode_error_vs_fp32)
         ti_stream_engine_destroy(e);
     }
     free(x), free(yf);
-    ti_model_destroy(m);
+    ti_tfm_destroy(m);
 }
 
 TI_TEST(bad_dtype_options_are_errors)
 {
-    ti_model *m = bundled(NULL);
+    ti_tfm *m = bundled(NULL);
     TI_CHECK(m != NULL);
     if (!m) return;
     ti_stream_engine *e;
@@ -203,7 +203,7 @@ TI_TEST(bad_dtype_options_are_errors)
     TI_CHECK_OK(ti_kv_dtype_parse(&dt, "fp8"));
     TI_CHECK(dt == TI_KV_FP8);
     TI_CHECK_ERR(ti_kv_dtype_parse(&dt, "bf16"), TI_ERR_INVALID_ARG, "bf16");
-    ti_model_destroy(m);
+    ti_tfm_destroy(m);
 }
 
 /* Real data: the first EVAL_N test buckets of the bundled Optiver stocks, each bucket's 300
@@ -226,7 +226,7 @@ TI_TEST(int8_rmspe_change_on_bundled_test_split)
     ti_dataset *ds = NULL;
     TI_CHECK_OK(ti_dataset_open(&ds, dir, 0));
     ti_ckpt_meta meta;
-    ti_model *m = bundled(&meta);
+    ti_tfm *m = bundled(&meta);
     TI_CHECK(m != NULL && ds != NULL);
     if (m && ds) {
         double scale = 1;
@@ -261,7 +261,7 @@ TI_TEST(int8_rmspe_change_on_bundled_test_split)
         TI_CHECK_MSG(fabs(rq - rf) <= 0.005 * rf, "int8 RMSPE change %.3g%% > 0.5%%", 100 * (rq - rf) / rf);
     }
     ti_ckpt_meta_free(&meta);
-    ti_model_destroy(m);
+    ti_tfm_destroy(m);
     ti_dataset_close(ds);
     char cmd[256];
     snprintf(cmd, sizeof cmd, "rm -rf %s", dir);

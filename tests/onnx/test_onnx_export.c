@@ -1,26 +1,26 @@
 /* ONNX export: every exported graph passes onnx.checker (full_check) and ONNX Runtime's
  * output equals tickinfer's forward within 1e-4 (max abs) on fixed inputs:
  *   rv_causal full graph (models/rv_causal_optiver.safetensors), two sequence lengths;
- *   rv_causal decode graph run as a stream from an empty past, against ti_model_forward on
+ *   rv_causal decode graph run as a stream from an empty past, against ti_tfm_forward on
  *   each growing prefix (last position);
  *   TinyRV full graph with the seed's weights (tests/model/data/seed_rv_tiny/best.pt).
  * Without Python: argument errors and the metadata round trip through the importer's
  * parser are checked in test_onnx_import.  Oracle tests skip when TI_PYTHON is unset. */
 #include "onnx_test_util.h"
-#include "tickinfer/model.h"
+#include "tickinfer/transformer.h"
 #include "tickinfer/onnx.h"
 
 #define TOL 1e-4
 
-static ti_model *load(const char *path, ti_ckpt_meta *meta)
+static ti_tfm *load(const char *path, ti_ckpt_meta *meta)
 {
-    ti_model *m = NULL;
-    TI_CHECK_OK(ti_model_load(&m, meta, path, NULL));
+    ti_tfm *m = NULL;
+    TI_CHECK_OK(ti_tfm_load(&m, meta, path, NULL));
     return m;
 }
 
 /* Export m (graph kind) with its metadata to tmp/name and run the checker on it. */
-static int export_checked(const ti_model *m, const ti_ckpt_meta *meta, ti_onnx_graph kind, const char *path)
+static int export_checked(const ti_tfm *m, const ti_ckpt_meta *meta, ti_onnx_graph kind, const char *path)
 {
     ti_ckpt_data d = {.n_features = meta->n_features,
                       .feature_names = (const char *const *)meta->feature_names,
@@ -39,23 +39,23 @@ static int export_checked(const ti_model *m, const ti_ckpt_meta *meta, ti_onnx_g
     return 1;
 }
 
-/* ORT full forward vs ti_model_forward on x [B,T,F]. */
+/* ORT full forward vs ti_tfm_forward on x [B,T,F]. */
 static void full_parity(const char *ckpt, int B, int T, uint64_t seed, const char *name)
 {
     ti_ckpt_meta meta;
-    ti_model *m = load(ckpt, &meta);
+    ti_tfm *m = load(ckpt, &meta);
     if (!m) return;
-    const ti_model_config *c = ti_model_get_config(m);
+    const ti_tfm_config *c = ti_tfm_get_config(m);
     const char *onnx = tmp_path(name);
     if (!export_checked(m, &meta, TI_ONNX_FULL, onnx)) goto done;
-    const int F = c->n_features, ny = c->kind == TI_MODEL_TINYRV ? B : B * T;
+    const int F = c->n_features, ny = c->kind == TI_TFM_TINYRV ? B : B * T;
     float *x = malloc((size_t)B * T * F * sizeof *x), *y = malloc((size_t)ny * sizeof *y), *yo = NULL;
     fill_inputs(x, (size_t)B * T * F, seed);
     const char *xp = tmp_path("x.f32"), *yp = tmp_path("y.f32");
     TI_CHECK(write_f32(xp, x, (size_t)B * T * F));
     ti_runstate *rs = NULL;
     TI_CHECK_OK(ti_runstate_create(&rs, m, B, 0, 0));
-    TI_CHECK_OK(ti_model_forward(m, rs, y, x, B, T, NULL));
+    TI_CHECK_OK(ti_tfm_forward(m, rs, y, x, B, T, NULL));
     if (oracle("run '%s' '%s' %d %d %d '%s'", onnx, xp, B, T, F, yp) != 0) TI_FAILF("ORT run of %s failed", onnx);
     else if ((yo = read_f32(yp, (size_t)ny)) != NULL) {
         double d = max_abs_diff(y, yo, (size_t)ny);
@@ -67,7 +67,7 @@ static void full_parity(const char *ckpt, int B, int T, uint64_t seed, const cha
     free(x), free(y), free(yo);
 done:
     ti_ckpt_meta_free(&meta);
-    ti_model_destroy(m);
+    ti_tfm_destroy(m);
 }
 
 TI_TEST(causal_full_matches_ort)
@@ -88,9 +88,9 @@ TI_TEST(causal_decode_stream_matches_forward)
 {
     if (!python()) TI_SKIP("TI_PYTHON unset: no ONNX Runtime oracle");
     ti_ckpt_meta meta;
-    ti_model *m = load(RV_CAUSAL_CKPT, &meta);
+    ti_tfm *m = load(RV_CAUSAL_CKPT, &meta);
     if (!m) return;
-    const int B = 2, T = 24, F = ti_model_get_config(m)->n_features;
+    const int B = 2, T = 24, F = ti_tfm_get_config(m)->n_features;
     const char *onnx = tmp_path("decode.onnx"), *xp = tmp_path("xs.f32"), *yp = tmp_path("ys.f32");
     float *x = malloc((size_t)B * T * F * sizeof *x), *pre = malloc((size_t)B * T * F * sizeof *pre);
     float *yfull = malloc((size_t)B * T * sizeof *yfull), *y = malloc((size_t)B * T * sizeof *y), *yo = NULL;
@@ -101,7 +101,7 @@ TI_TEST(causal_decode_stream_matches_forward)
     for (int t = 0; t < T; t++) {
         for (int b = 0; b < B; b++)
             memcpy(pre + (size_t)b * (t + 1) * F, x + (size_t)b * T * F, (size_t)(t + 1) * F * sizeof *x);
-        TI_CHECK_OK(ti_model_forward(m, rs, yfull, pre, B, t + 1, NULL));
+        TI_CHECK_OK(ti_tfm_forward(m, rs, yfull, pre, B, t + 1, NULL));
         for (int b = 0; b < B; b++) y[(size_t)b * T + t] = yfull[(size_t)b * (t + 1) + t];
     }
     if (export_checked(m, &meta, TI_ONNX_DECODE, onnx) && write_f32(xp, x, (size_t)B * T * F)) {
@@ -114,13 +114,13 @@ TI_TEST(causal_decode_stream_matches_forward)
     ti_runstate_destroy(rs);
     free(x), free(pre), free(yfull), free(y), free(yo);
     ti_ckpt_meta_free(&meta);
-    ti_model_destroy(m);
+    ti_tfm_destroy(m);
 }
 
 TI_TEST(export_argument_errors)
 {
     ti_ckpt_meta meta;
-    ti_model *m = load(SEED_PT, &meta);
+    ti_tfm *m = load(SEED_PT, &meta);
     if (!m) return;
     uint8_t *buf = NULL;
     size_t len = 0;
@@ -136,10 +136,10 @@ TI_TEST(export_argument_errors)
     TI_CHECK(strstr(ti_errmsg(), "onnx export /nonexistent-dir/x.onnx") != NULL);
     TI_CHECK(buf == NULL);
     TI_CHECK_OK(ti_onnx_export_memory(&buf, &len, m, NULL, NULL));
-    TI_CHECK(len > ti_model_n_params(m) * sizeof(float)); /* the weights are in it */
+    TI_CHECK(len > ti_tfm_n_params(m) * sizeof(float)); /* the weights are in it */
     free(buf);
     ti_ckpt_meta_free(&meta);
-    ti_model_destroy(m);
+    ti_tfm_destroy(m);
 }
 
 int main(void)

@@ -12,7 +12,7 @@
 
 #include "onnx_test_util.h"
 #include "tickinfer/fileio.h"
-#include "tickinfer/model.h"
+#include "tickinfer/transformer.h"
 #include "tickinfer/onnx.h"
 
 #define TOL 1e-4
@@ -27,12 +27,12 @@ static float *json_floats(json_t *root, const char *key, size_t *n)
     return v;
 }
 
-static void forward_check(ti_model *m, const float *x, int B, int T, const float *want, size_t n_want, const char *what)
+static void forward_check(ti_tfm *m, const float *x, int B, int T, const float *want, size_t n_want, const char *what)
 {
     ti_runstate *rs = NULL;
     float *y = malloc(n_want * sizeof *y);
     TI_CHECK_OK(ti_runstate_create(&rs, m, B, T, 0));
-    TI_CHECK_OK(ti_model_forward(m, rs, y, x, B, T, NULL));
+    TI_CHECK_OK(ti_tfm_forward(m, rs, y, x, B, T, NULL));
     double d = max_abs_diff(y, want, n_want);
     TI_CHECK_MSG(d <= TOL, "%s: max |tickinfer - PyTorch| = %.3g > %g", what, d, TOL);
     ti_runstate_destroy(rs);
@@ -53,12 +53,12 @@ TI_TEST(fixtures_import_and_match_pytorch)
     for (size_t i = 0; i < 3; i++) {
         char path[128];
         snprintf(path, sizeof path, FIX "%s", torch_files[i]);
-        ti_model *m = NULL;
+        ti_tfm *m = NULL;
         ti_onnx_info info;
         TI_CHECK_OK(ti_onnx_import(&m, &info, path, NULL));
         if (!m) continue;
-        const ti_model_config *c = ti_model_get_config(m);
-        TI_CHECK(c->kind == TI_MODEL_TINYRV && c->n_features == 2 && c->context == 3 && c->d_model == 4);
+        const ti_tfm_config *c = ti_tfm_get_config(m);
+        TI_CHECK(c->kind == TI_TFM_TINYRV && c->n_features == 2 && c->context == 3 && c->d_model == 4);
         TI_CHECK(c->n_heads == 2 && c->n_layers == 1 && c->d_ff == 8 && c->activation == TI_ACT_RELU);
         TI_CHECK_NEAR(c->ln_eps, 1e-5, 1e-9);
         TI_CHECK(info.meta.config_source == TI_CONFIG_INFERRED);
@@ -66,26 +66,26 @@ TI_TEST(fixtures_import_and_match_pytorch)
         TI_CHECK(strstr(info.producer, "pytorch") != NULL);
         forward_check(m, x, 2, 3, yt, nt, torch_files[i]);
         ti_onnx_info_free(&info);
-        ti_model_destroy(m);
+        ti_tfm_destroy(m);
     }
     /* the same causal weights with q, k, v as three Linears joined by a Concat */
-    ti_model *m = NULL;
+    ti_tfm *m = NULL;
     TI_CHECK_OK(ti_onnx_import(&m, NULL, FIX "causal_split_qkv.onnx", NULL));
     if (m) forward_check(m, x, 2, 3, yc, nc, "causal_split_qkv.onnx");
-    ti_model_destroy(m);
+    ti_tfm_destroy(m);
     m = NULL;
     ti_onnx_info info;
     TI_CHECK_OK(ti_onnx_import(&m, &info, FIX "ti_causal_full.onnx", NULL));
     if (m) {
-        const ti_model_config *c = ti_model_get_config(m);
-        TI_CHECK(c->kind == TI_MODEL_RV_CAUSAL && c->context == 16 && c->n_heads == 2 && c->activation == TI_ACT_GELU_TANH);
+        const ti_tfm_config *c = ti_tfm_get_config(m);
+        TI_CHECK(c->kind == TI_TFM_RV_CAUSAL && c->context == 16 && c->n_heads == 2 && c->activation == TI_ACT_GELU_TANH);
         TI_CHECK(info.meta.config_source == TI_CONFIG_FROM_METADATA);
         TI_CHECK(info.meta.n_features == 2 && info.meta.feature_names && strcmp(info.meta.feature_names[1], "f1") == 0);
         TI_CHECK(info.n_extra == 1 && strcmp(info.extra_keys[0], "rv_scale") == 0 && strcmp(info.extra_values[0], "0.5") == 0);
         forward_check(m, x, 2, 3, yc, nc, "ti_causal_full.onnx");
     }
     ti_onnx_info_free(&info);
-    ti_model_destroy(m);
+    ti_tfm_destroy(m);
     free(x), free(yt), free(yc);
     json_decref(ref);
 }
@@ -112,13 +112,13 @@ TI_TEST(bad_files_fail_clearly)
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         char path[128];
         snprintf(path, sizeof path, FIX "%s", cases[i].file);
-        ti_model *m = (ti_model *)&m; /* must come back NULL */
+        ti_tfm *m = (ti_tfm *)&m; /* must come back NULL */
         ti_onnx_info info;
         TI_CHECK_ERR(ti_onnx_import(&m, &info, path, NULL), cases[i].code, cases[i].msg);
         TI_CHECK(m == NULL && info.pattern == NULL && info.n_extra == 0);
         TI_CHECK(strstr(ti_errmsg(), path) != NULL); /* names the file */
     }
-    ti_model *m = NULL;
+    ti_tfm *m = NULL;
     TI_CHECK_ERR(ti_onnx_import(&m, NULL, FIX "no-such.onnx", NULL), TI_ERR_NOT_FOUND, "no-such.onnx");
     TI_CHECK_ERR(ti_onnx_import_memory(&m, NULL, NULL, 3, "x", NULL), TI_ERR_INVALID_ARG, "NULL");
 }
@@ -133,9 +133,9 @@ TI_TEST(every_truncation_fails)
     if (!buf) return;
     int ok = 0;
     for (size_t cut = 0; cut < len; cut += 1 + cut / 64) {
-        ti_model *m = NULL;
+        ti_tfm *m = NULL;
         if (ti_onnx_import_memory(&m, NULL, (const uint8_t *)buf, cut, "cut", NULL) == TI_OK) ok++;
-        ti_model_destroy(m);
+        ti_tfm_destroy(m);
     }
     TI_CHECK_MSG(ok == 0, "%d truncated files imported", ok);
     free(buf);
@@ -144,9 +144,9 @@ TI_TEST(every_truncation_fails)
 /* Our exports of the real models import back bit for bit, metadata included. */
 static void round_trip(const char *ckpt)
 {
-    ti_model *m = NULL, *back = NULL;
+    ti_tfm *m = NULL, *back = NULL;
     ti_ckpt_meta meta;
-    TI_CHECK_OK(ti_model_load(&m, &meta, ckpt, NULL));
+    TI_CHECK_OK(ti_tfm_load(&m, &meta, ckpt, NULL));
     if (!m) return;
     const char *k[2] = {"rv_scale", "note"}, *v[2] = {"0.894328401", "round \"trip\""};
     ti_ckpt_data d = {.n_features = meta.n_features, .feature_names = (const char *const *)meta.feature_names,
@@ -157,10 +157,10 @@ static void round_trip(const char *ckpt)
     ti_onnx_info info;
     TI_CHECK_OK(ti_onnx_import_memory(&back, &info, buf, len, ckpt, NULL));
     if (back) {
-        const ti_model_config *a = ti_model_get_config(m), *b = ti_model_get_config(back);
+        const ti_tfm_config *a = ti_tfm_get_config(m), *b = ti_tfm_get_config(back);
         TI_CHECK(memcmp(a, b, sizeof *a) == 0);
-        TI_CHECK(ti_model_n_params(back) == ti_model_n_params(m));
-        TI_CHECK(memcmp(ti_model_params(back), ti_model_params(m), ti_model_n_params(m) * sizeof(float)) == 0);
+        TI_CHECK(ti_tfm_n_params(back) == ti_tfm_n_params(m));
+        TI_CHECK(memcmp(ti_tfm_params(back), ti_tfm_params(m), ti_tfm_n_params(m) * sizeof(float)) == 0);
         TI_CHECK(info.meta.n_features == meta.n_features);
         for (int i = 0; meta.feature_names && i < meta.n_features; i++)
             TI_CHECK(info.meta.feature_names && strcmp(info.meta.feature_names[i], meta.feature_names[i]) == 0);
@@ -174,8 +174,8 @@ static void round_trip(const char *ckpt)
     free(buf);
     ti_onnx_info_free(&info);
     ti_ckpt_meta_free(&meta);
-    ti_model_destroy(back);
-    ti_model_destroy(m);
+    ti_tfm_destroy(back);
+    ti_tfm_destroy(m);
 }
 
 TI_TEST(own_exports_round_trip)
@@ -207,16 +207,16 @@ TI_TEST(torch_seed_export_imports)
             continue;
         }
         float *yt = read_f32(yp, (size_t)B);
-        ti_model *m = NULL;
+        ti_tfm *m = NULL;
         ti_onnx_info info;
         TI_CHECK_OK(ti_onnx_import(&m, &info, onnx, NULL));
         if (m && yt) {
-            TI_CHECK(ti_model_get_config(m)->n_heads == 4 && ti_model_get_config(m)->n_layers == 3);
+            TI_CHECK(ti_tfm_get_config(m)->n_heads == 4 && ti_tfm_get_config(m)->n_layers == 3);
             TI_CHECK(info.opset == v[i].opset);
             forward_check(m, x, B, T, yt, (size_t)B, name);
             ti_onnx_info_free(&info);
         }
-        ti_model_destroy(m);
+        ti_tfm_destroy(m);
         free(yt);
     }
     free(x);

@@ -11,12 +11,12 @@
 #include <sys/wait.h>
 
 #include "serve/sbuf.h"
-#include "tickinfer/model.h"
+#include "tickinfer/transformer.h"
 
 #define RV_PATH "models/rv_causal_optiver.safetensors"
 
 typedef struct ref_model {
-    ti_model *m;
+    ti_tfm *m;
     ti_ckpt_meta meta;
     ti_runstate *rs;
 } ref_model;
@@ -24,7 +24,7 @@ typedef struct ref_model {
 static inline ti_err ref_open(ref_model *r, const char *path, int B_max)
 {
     memset(r, 0, sizeof *r);
-    ti_err e = ti_model_load(&r->m, &r->meta, path, NULL);
+    ti_err e = ti_tfm_load(&r->m, &r->meta, path, NULL);
     if (!e) e = ti_runstate_create(&r->rs, r->m, B_max, 0, 0);
     return e;
 }
@@ -32,14 +32,14 @@ static inline ti_err ref_open(ref_model *r, const char *path, int B_max)
 static inline void ref_close(ref_model *r)
 {
     ti_runstate_destroy(r->rs);
-    ti_model_destroy(r->m);
+    ti_tfm_destroy(r->m);
     ti_ckpt_meta_free(&r->meta);
 }
 
 /* y [B,T] (causal) from raw x [B,T,F]: normalise with the checkpoint's mean/std, forward. */
 static inline ti_err ref_forward(ref_model *r, float *y, const float *x_raw, int B, int T)
 {
-    int F = ti_model_get_config(r->m)->n_features;
+    int F = ti_tfm_get_config(r->m)->n_features;
     size_t n = (size_t)B * (size_t)T * (size_t)F;
     float *x = malloc(n * sizeof *x);
     if (!x) return TI_ERR_NOMEM;
@@ -47,7 +47,7 @@ static inline ti_err ref_forward(ref_model *r, float *y, const float *x_raw, int
         int f = (int)(i % (size_t)F);
         x[i] = r->meta.mean ? (x_raw[i] - r->meta.mean[f]) / r->meta.std[f] : x_raw[i];
     }
-    ti_err e = ti_model_forward(r->m, r->rs, y, x, B, T, NULL);
+    ti_err e = ti_tfm_forward(r->m, r->rs, y, x, B, T, NULL);
     free(x);
     return e;
 }
@@ -55,7 +55,7 @@ static inline ti_err ref_forward(ref_model *r, float *y, const float *x_raw, int
 /* Raw features around the checkpoint's mean, deterministic in seed. */
 static inline void make_input(const ref_model *r, float *x, int B, int T, uint64_t seed)
 {
-    int F = ti_model_get_config(r->m)->n_features;
+    int F = ti_tfm_get_config(r->m)->n_features;
     uint64_t s = seed * 0x9E3779B97F4A7C15ull + 1;
     for (size_t i = 0; i < (size_t)B * (size_t)T * (size_t)F; i++) {
         s = s * 6364136223846793005ull + 1442695040888963407ull;
@@ -67,19 +67,19 @@ static inline void make_input(const ref_model *r, float *x, int B, int T, uint64
 }
 
 /* Nested JSON array of x [B,T,F]. */
-static inline ti_err json_tensor3(ti_sbuf *o, const float *x, int B, int T, int F)
+static inline ti_err json_tensor3(sv_sbuf *o, const float *x, int B, int T, int F)
 {
-    ti_err e = ti_sbuf_puts(o, "[");
+    ti_err e = sv_sbuf_puts(o, "[");
     for (int b = 0; b < B && !e; b++) {
-        e = ti_sbuf_puts(o, b ? ",[" : "[");
+        e = sv_sbuf_puts(o, b ? ",[" : "[");
         for (int t = 0; t < T && !e; t++) {
-            e = ti_sbuf_puts(o, t ? ",[" : "[");
-            if (!e) e = ti_sbuf_floats(o, x + ((size_t)b * (size_t)T + (size_t)t) * (size_t)F, (size_t)F);
-            if (!e) e = ti_sbuf_puts(o, "]");
+            e = sv_sbuf_puts(o, t ? ",[" : "[");
+            if (!e) e = sv_sbuf_floats(o, x + ((size_t)b * (size_t)T + (size_t)t) * (size_t)F, (size_t)F);
+            if (!e) e = sv_sbuf_puts(o, "]");
         }
-        if (!e) e = ti_sbuf_puts(o, "]");
+        if (!e) e = sv_sbuf_puts(o, "]");
     }
-    return e ? e : ti_sbuf_puts(o, "]");
+    return e ? e : sv_sbuf_puts(o, "]");
 }
 
 /* Flatten a (nested) JSON number array into out[cap]; returns the count or -1. */

@@ -62,10 +62,10 @@ TI_TEST(tinyrv_pt_model_serves)
                      "{\"inputs\":[{\"name\":\"x\",\"shape\":[%d,%d,%d],\"datatype\":\"FP32\",\"parameters\":"
                      "{\"binary_data_size\":%zu}}],\"parameters\":{\"binary_data_output\":true}}",
                      B, T, F, sizeof x);
-    ti_sbuf s;
-    ti_sbuf_init(&s, 1 << 20);
-    TI_CHECK_OK(ti_sbuf_append(&s, hdr, (size_t)n));
-    TI_CHECK_OK(ti_sbuf_append(&s, x, sizeof x));
+    sv_sbuf s;
+    sv_sbuf_init(&s, 1 << 20);
+    TI_CHECK_OK(sv_sbuf_append(&s, hdr, (size_t)n));
+    TI_CHECK_OK(sv_sbuf_append(&s, x, sizeof x));
     snprintf(hl, sizeof hl, "Inference-Header-Content-Length: %d\r\n", n);
     tc_resp r;
     TI_CHECK(tc_request(g_port, "POST", "/v2/models/tiny/infer", hl, s.data, s.len, &r) == 0 && r.status == 200);
@@ -86,7 +86,7 @@ TI_TEST(tinyrv_pt_model_serves)
     TI_CHECK(strstr(out, "needs exactly 600") != NULL);
     TI_CHECK(status_of("GET", "/v2/models/tiny", NULL, NULL, out, sizeof out) == 200);
     TI_CHECK(strstr(out, "\"shape\":[-1,600,14]") && strstr(out, "\"normalised_by_server\":false"));
-    ti_sbuf_free(&s);
+    sv_sbuf_free(&s);
     ref_close(&tiny);
 }
 
@@ -148,14 +148,14 @@ static void *load_main(void *p)
         return NULL;
     }
     int open = tc_open(&c, g_port) == 0;
-    ti_sbuf s;
-    ti_sbuf_init(&s, 1 << 20);
+    sv_sbuf s;
+    sv_sbuf_init(&s, 1 << 20);
     for (a->n = 0; !atomic_load(a->stop) || a->n < 10; a->n++) {
         make_input(&rm, x, B, T, (uint64_t)(a->id * 1000 + a->n));
-        ti_sbuf_clear(&s);
-        ti_sbuf_puts(&s, "{\"x\":");
+        sv_sbuf_clear(&s);
+        sv_sbuf_puts(&s, "{\"x\":");
         json_tensor3(&s, x, B, T, F);
-        ti_sbuf_puts(&s, "}");
+        sv_sbuf_puts(&s, "}");
         tc_resp r = {0};
         if (!open) open = tc_open(&c, g_port) == 0;
         int ok = open && tc_send_req(&c, "POST", "/predict?model=rv", NULL, s.data, s.len) == 0 &&
@@ -177,7 +177,7 @@ static void *load_main(void *p)
         }
     }
     if (open) tc_close(&c);
-    ti_sbuf_free(&s);
+    sv_sbuf_free(&s);
     ref_close(&rm);
     return NULL;
 }
@@ -232,15 +232,15 @@ static void *slow_predict(void *p)
     inflight_arg *a = p;
     enum { B = 1, T = 300, F = 12 };
     static float x[B * T * F];
-    ti_sbuf s;
-    ti_sbuf_init(&s, 4 << 20);
-    ti_sbuf_puts(&s, "{\"x\":");
+    sv_sbuf s;
+    sv_sbuf_init(&s, 4 << 20);
+    sv_sbuf_puts(&s, "{\"x\":");
     json_tensor3(&s, x, B, T, F);
-    ti_sbuf_puts(&s, "}");
+    sv_sbuf_puts(&s, "}");
     tc_resp r;
     a->status = tc_request(a->port, "POST", "/predict", NULL, s.data, s.len, &r) == 0 ? r.status : -1;
     tc_resp_free(&r);
-    ti_sbuf_free(&s);
+    sv_sbuf_free(&s);
     return NULL;
 }
 

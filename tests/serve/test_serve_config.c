@@ -34,11 +34,11 @@ TI_TEST(config_file_sets_server_and_models)
     ti_server *s;
     TI_CHECK_OK(ti_server_create(&s, &c));
     TI_CHECK_OK(ti_server_add_config_models(s, p));
-    ti_model_entry *a = ti_registry_get(&s->reg, "a", 0);
-    ti_model_entry *stem = ti_registry_get(&s->reg, "rv_causal_optiver", 0);
+    sv_model_entry *a = sv_registry_get(&s->reg, "a", 0);
+    sv_model_entry *stem = sv_registry_get(&s->reg, "rv_causal_optiver", 0);
     TI_CHECK(a && stem && a->version == 1 && a->cfg->n_features == 12);
-    ti_entry_unref(a);
-    ti_entry_unref(stem);
+    sv_entry_unref(a);
+    sv_entry_unref(stem);
     ti_server_destroy(s);
 }
 
@@ -94,7 +94,7 @@ TI_TEST(stream_kv_dtype_quantizes_the_tick_streams)
     TI_CHECK_OK(ti_server_create(&s32, &c32));
     TI_CHECK_OK(ti_server_add_model(s8, "rv", "models/rv_causal_optiver.safetensors"));
     TI_CHECK_OK(ti_server_add_model(s32, "rv", "models/rv_causal_optiver.safetensors"));
-    ti_model_entry *e8 = ti_registry_get(&s8->reg, "rv", 0), *e32 = ti_registry_get(&s32->reg, "rv", 0);
+    sv_model_entry *e8 = sv_registry_get(&s8->reg, "rv", 0), *e32 = sv_registry_get(&s32->reg, "rv", 0);
     TI_CHECK(e8 && e32 && e8->streams && e32->streams);
     double maxd = 0;
     for (int t = 0; t < 40 && e8 && e32; t++) {
@@ -103,8 +103,8 @@ TI_TEST(stream_kv_dtype_quantizes_the_tick_streams)
         ti_forecast a, b;
         int da, db;
         int64_t la, lb;
-        TI_CHECK_OK(ti_serve_streams_push(e8->streams, "X", TI_TICK_NORMALIZED, row, NULL, 1, &a, &da, &la));
-        TI_CHECK_OK(ti_serve_streams_push(e32->streams, "X", TI_TICK_NORMALIZED, row, NULL, 1, &b, &db, &lb));
+        TI_CHECK_OK(sv_serve_streams_push(e8->streams, "X", SV_TICK_NORMALIZED, row, NULL, 1, &a, &da, &la));
+        TI_CHECK_OK(sv_serve_streams_push(e32->streams, "X", SV_TICK_NORMALIZED, row, NULL, 1, &b, &db, &lb));
         maxd = fmax(maxd, fabs((double)a.y_log - b.y_log));
     }
     /* int8 KV changes the forecasts a little (it took effect), not much (docs/kv_quant.md) */
@@ -112,12 +112,12 @@ TI_TEST(stream_kv_dtype_quantizes_the_tick_streams)
     int o8, o32;
     size_t kv8 = 0, kv32 = 0;
     if (e8 && e32) {
-        ti_serve_streams_stats(e8->streams, &o8, &kv8);
-        ti_serve_streams_stats(e32->streams, &o32, &kv32);
+        sv_serve_streams_stats(e8->streams, &o8, &kv8);
+        sv_serve_streams_stats(e32->streams, &o32, &kv32);
     }
     TI_CHECK_MSG(kv8 > 0 && kv8 * 2 < kv32, "KV bytes int8 %zu, f32 %zu", kv8, kv32);
-    if (e8) ti_entry_unref(e8);
-    if (e32) ti_entry_unref(e32);
+    if (e8) sv_entry_unref(e8);
+    if (e32) sv_entry_unref(e32);
     ti_server_destroy(s8);
     ti_server_destroy(s32);
 }
@@ -136,9 +136,9 @@ TI_TEST(models_dir_names_by_stem)
     ti_server *s;
     TI_CHECK_OK(ti_server_create(&s, NULL));
     TI_CHECK_OK(ti_server_add_models_dir(s, sub));
-    ti_model_entry *e = ti_registry_get(&s->reg, "my_model", 0);
+    sv_model_entry *e = sv_registry_get(&s->reg, "my_model", 0);
     TI_CHECK(e != NULL);
-    ti_entry_unref(e);
+    sv_entry_unref(e);
     ti_server_destroy(s);
     unlink(dst);
     rmdir(sub);

@@ -87,11 +87,11 @@ TI_TEST(predict_matches_inprocess)
     make_input(&g_ref, x, B, T, 1);
     TI_CHECK_OK(ref_forward(&g_ref, ref, x, B, T));
 
-    ti_sbuf s;
-    ti_sbuf_init(&s, 1 << 20);
-    TI_CHECK_OK(ti_sbuf_puts(&s, "{\"x\":"));
+    sv_sbuf s;
+    sv_sbuf_init(&s, 1 << 20);
+    TI_CHECK_OK(sv_sbuf_puts(&s, "{\"x\":"));
     TI_CHECK_OK(json_tensor3(&s, x, B, T, F));
-    TI_CHECK_OK(ti_sbuf_puts(&s, "}"));
+    TI_CHECK_OK(sv_sbuf_puts(&s, "}"));
     tc_resp r;
     post_json("/predict", s.data, &r);
     TI_CHECK(r.status == 200);
@@ -108,17 +108,17 @@ TI_TEST(predict_matches_inprocess)
         enum { N = B * T * F };
         float xn[N];
         for (int i = 0; i < N; i++) xn[i] = (x[i] - g_ref.meta.mean[i % F]) / g_ref.meta.std[i % F];
-        ti_sbuf sn;
-        ti_sbuf_init(&sn, 1 << 20);
-        TI_CHECK_OK(ti_sbuf_puts(&sn, "{\"x\":"));
+        sv_sbuf sn;
+        sv_sbuf_init(&sn, 1 << 20);
+        TI_CHECK_OK(sv_sbuf_puts(&sn, "{\"x\":"));
         TI_CHECK_OK(json_tensor3(&sn, xn, B, T, F));
-        TI_CHECK_OK(ti_sbuf_puts(&sn, "}"));
+        TI_CHECK_OK(sv_sbuf_puts(&sn, "}"));
         post_json("/predict?normalized=1", sn.data, &r);
         j = body_json(&r);
         TI_CHECK(r.status == 200 && j && json_flatten(json_object_get(j, "y"), got, B, 0) == B && max_rel_ok(got, last, B, 1e-4));
         json_decref(j);
         tc_resp_free(&r);
-        ti_sbuf_free(&sn);
+        sv_sbuf_free(&sn);
     }
     post_json("/predict?all_steps=1", s.data, &r);
     j = body_json(&r);
@@ -128,10 +128,10 @@ TI_TEST(predict_matches_inprocess)
     tc_resp_free(&r);
 
     /* v2 JSON with flat data */
-    ti_sbuf_clear(&s);
-    TI_CHECK_OK(ti_sbuf_printf(&s, "{\"id\":\"req-7\",\"inputs\":[{\"name\":\"x\",\"shape\":[%d,%d,%d],\"datatype\":\"FP32\",\"data\":[", B, T, F));
-    TI_CHECK_OK(ti_sbuf_floats(&s, x, B * T * F));
-    TI_CHECK_OK(ti_sbuf_puts(&s, "]}]}"));
+    sv_sbuf_clear(&s);
+    TI_CHECK_OK(sv_sbuf_printf(&s, "{\"id\":\"req-7\",\"inputs\":[{\"name\":\"x\",\"shape\":[%d,%d,%d],\"datatype\":\"FP32\",\"data\":[", B, T, F));
+    TI_CHECK_OK(sv_sbuf_floats(&s, x, B * T * F));
+    TI_CHECK_OK(sv_sbuf_puts(&s, "]}]}"));
     post_json("/v2/models/rv/infer", s.data, &r);
     j = body_json(&r);
     TI_CHECK(r.status == 200 && j);
@@ -149,9 +149,9 @@ TI_TEST(predict_matches_inprocess)
                      "{\"inputs\":[{\"name\":\"x\",\"shape\":[%d,%d,%d],\"datatype\":\"FP32\",\"parameters\":"
                      "{\"binary_data_size\":%zu}}],\"outputs\":[{\"name\":\"y\",\"parameters\":{\"binary_data\":true}}]}",
                      B, T, F, sizeof x);
-    ti_sbuf_clear(&s);
-    TI_CHECK_OK(ti_sbuf_append(&s, hdr, (size_t)n));
-    TI_CHECK_OK(ti_sbuf_append(&s, x, sizeof x));
+    sv_sbuf_clear(&s);
+    TI_CHECK_OK(sv_sbuf_append(&s, hdr, (size_t)n));
+    TI_CHECK_OK(sv_sbuf_append(&s, x, sizeof x));
     snprintf(hl, sizeof hl, "Inference-Header-Content-Length: %d\r\n", n);
     TI_CHECK(tc_request(g_port, "POST", "/v2/models/rv/infer", hl, s.data, s.len, &r) == 0);
     TI_CHECK(r.status == 200);
@@ -169,10 +169,10 @@ TI_TEST(predict_matches_inprocess)
     /* NPY in, NPY and JSON out */
     int64_t shape[3] = {B, T, F};
     size_t nh;
-    ti_sbuf_clear(&s);
+    sv_sbuf_clear(&s);
     TI_CHECK_OK(ti_npy_header_f32(hdr, sizeof hdr, &nh, 3, shape));
-    TI_CHECK_OK(ti_sbuf_append(&s, hdr, nh));
-    TI_CHECK_OK(ti_sbuf_append(&s, x, sizeof x));
+    TI_CHECK_OK(sv_sbuf_append(&s, hdr, nh));
+    TI_CHECK_OK(sv_sbuf_append(&s, x, sizeof x));
     TI_CHECK(tc_request(g_port, "POST", "/predict_np", "Accept: application/x-npy\r\n", s.data, s.len, &r) == 0);
     TI_CHECK(r.status == 200);
     ti_npy_view nv;
@@ -188,7 +188,7 @@ TI_TEST(predict_matches_inprocess)
     TI_CHECK(r.status == 200 && j && json_flatten(json_object_get(j, "y"), got, B, 0) == B && max_rel_ok(got, last, B, 1e-4));
     json_decref(j);
     tc_resp_free(&r);
-    ti_sbuf_free(&s);
+    sv_sbuf_free(&s);
 }
 
 /* One bad request: status and a substring of the error message. */
@@ -273,14 +273,14 @@ TI_TEST(keepalive_and_pipelining)
     TI_CHECK(tc_open(&c, g_port) == 0);
     enum { N = 6, T = 4, F = 12 };
     float x[N * T * F], ref[N * T];
-    ti_sbuf s[N];
+    sv_sbuf s[N];
     for (int i = 0; i < N; i++) {
         int B = i % 3 + 1;
         make_input(&g_ref, x, B, T, 100 + (uint64_t)i);
-        ti_sbuf_init(&s[i], 1 << 20);
-        TI_CHECK_OK(ti_sbuf_puts(&s[i], "{\"x\":"));
+        sv_sbuf_init(&s[i], 1 << 20);
+        TI_CHECK_OK(sv_sbuf_puts(&s[i], "{\"x\":"));
         TI_CHECK_OK(json_tensor3(&s[i], x, B, T, F));
-        TI_CHECK_OK(ti_sbuf_puts(&s[i], "}"));
+        TI_CHECK_OK(sv_sbuf_puts(&s[i], "}"));
         if (i == 2) TI_CHECK(tc_send_req(&c, "GET", "/v2/health/live", NULL, NULL, 0) == 0);
         TI_CHECK(tc_send_req(&c, "POST", "/predict", NULL, s[i].data, s[i].len) == 0);
     }
@@ -303,7 +303,7 @@ TI_TEST(keepalive_and_pipelining)
         TI_CHECK(tc_header(&r, "Connection", conn_hdr, sizeof conn_hdr) != 0 || strcasecmp(conn_hdr, "close") != 0);
         json_decref(j);
         tc_resp_free(&r);
-        ti_sbuf_free(&s[i]);
+        sv_sbuf_free(&s[i]);
     }
     tc_close(&c);
 }
@@ -429,23 +429,23 @@ static void *client_main(void *p)
         a->failures = a->n_req;
         return NULL;
     }
-    ti_sbuf s;
-    ti_sbuf_init(&s, 1 << 20);
+    sv_sbuf s;
+    sv_sbuf_init(&s, 1 << 20);
     ref_model rm;
     if (ref_open(&rm, RV_PATH, BMAX)) {
         a->failures = a->n_req;
         tc_close(&c);
-        ti_sbuf_free(&s);
+        sv_sbuf_free(&s);
         return NULL;
     }
     for (int i = 0; i < a->n_req; i++) {
         int B = 1 + (a->id + i) % BMAX, T = (i % 2) ? 16 : 8 + a->id; /* some T shared across clients */
         uint64_t seed = 1000u * (uint64_t)a->id + (uint64_t)i;
         make_input(&rm, x, B, T, seed);
-        ti_sbuf_clear(&s);
-        int ok = !ti_sbuf_printf(&s, "{\"id\":\"c%d-%d\",\"inputs\":[{\"name\":\"x\",\"shape\":[%d,%d,%d],\"datatype\":\"FP32\",\"data\":",
+        sv_sbuf_clear(&s);
+        int ok = !sv_sbuf_printf(&s, "{\"id\":\"c%d-%d\",\"inputs\":[{\"name\":\"x\",\"shape\":[%d,%d,%d],\"datatype\":\"FP32\",\"data\":",
                                  a->id, i, B, T, F) &&
-                 !json_tensor3(&s, x, B, T, F) && !ti_sbuf_puts(&s, "}]}");
+                 !json_tensor3(&s, x, B, T, F) && !sv_sbuf_puts(&s, "}]}");
         tc_resp r;
         ok = ok && tc_send_req(&c, "POST", "/v2/models/rv/infer", NULL, s.data, s.len) == 0 &&
              tc_read_resp(&c, &r, 20000) == 0 && r.status == 200;
@@ -463,7 +463,7 @@ static void *client_main(void *p)
         if (!ok) a->failures++;
     }
     ref_close(&rm);
-    ti_sbuf_free(&s);
+    sv_sbuf_free(&s);
     tc_close(&c);
     return NULL;
 }
@@ -492,20 +492,20 @@ TI_TEST(stream_ticks_match_full_forward)
     float x[T * F], ref[T];
     make_input(&g_ref, x, 1, T, 77);
     TI_CHECK_OK(ref_forward(&g_ref, ref, x, 1, T));
-    ti_sbuf s;
-    ti_sbuf_init(&s, 1 << 16);
+    sv_sbuf s;
+    sv_sbuf_init(&s, 1 << 16);
     tc_resp r;
     for (int t = 0; t < T; t++) {
-        ti_sbuf_clear(&s);
+        sv_sbuf_clear(&s);
         /* first request: two rows at once; then one per request */
         int rows = t == 0 ? 2 : 1;
-        TI_CHECK_OK(ti_sbuf_puts(&s, "{\"features\":["));
+        TI_CHECK_OK(sv_sbuf_puts(&s, "{\"features\":["));
         for (int k = 0; k < rows; k++) {
-            TI_CHECK_OK(ti_sbuf_puts(&s, k ? ",[" : "["));
-            TI_CHECK_OK(ti_sbuf_floats(&s, x + (size_t)(t + k) * F, F));
-            TI_CHECK_OK(ti_sbuf_puts(&s, "]"));
+            TI_CHECK_OK(sv_sbuf_puts(&s, k ? ",[" : "["));
+            TI_CHECK_OK(sv_sbuf_floats(&s, x + (size_t)(t + k) * F, F));
+            TI_CHECK_OK(sv_sbuf_puts(&s, "]"));
         }
-        TI_CHECK_OK(ti_sbuf_puts(&s, "]}"));
+        TI_CHECK_OK(sv_sbuf_puts(&s, "]}"));
         post_json("/v1/streams/SYM.A/ticks", s.data, &r);
         json_t *j = body_json(&r);
         int last = t + rows - 1;
@@ -538,7 +538,7 @@ TI_TEST(stream_ticks_match_full_forward)
     tc_resp_free(&r);
     TI_CHECK(tc_request(g_port, "GET", "/v1/streams/SYM.B/ticks", NULL, NULL, 0, &r) == 0 && r.status == 405);
     tc_resp_free(&r);
-    ti_sbuf_free(&s);
+    sv_sbuf_free(&s);
 }
 
 /* POST /v1/ticks: one row for each of several symbols per request gives, per symbol, what
@@ -552,20 +552,20 @@ TI_TEST(multi_symbol_ticks_match_full_forward)
         make_input(&g_ref, x[k], 1, T, 900 + (uint64_t)k);
         TI_CHECK_OK(ref_forward(&g_ref, ref[k], x[k], 1, T));
     }
-    ti_sbuf s;
-    ti_sbuf_init(&s, 1 << 16);
+    sv_sbuf s;
+    sv_sbuf_init(&s, 1 << 16);
     tc_resp r;
     for (int t = 0; t < T; t += 2) {
         /* symbols A, B, C, C: C gets rows t and t+1 in one request */
         const int ks[4] = {0, 1, 2, 2}, ts[4] = {t, t, t, t + 1};
-        ti_sbuf_clear(&s);
-        TI_CHECK_OK(ti_sbuf_puts(&s, "{\"symbols\":[\"MS.A\",\"MS.B\",\"MS.C\",\"MS.C\"],\"features\":["));
+        sv_sbuf_clear(&s);
+        TI_CHECK_OK(sv_sbuf_puts(&s, "{\"symbols\":[\"MS.A\",\"MS.B\",\"MS.C\",\"MS.C\"],\"features\":["));
         for (int i = 0; i < 4; i++) {
-            TI_CHECK_OK(ti_sbuf_puts(&s, i ? ",[" : "["));
-            TI_CHECK_OK(ti_sbuf_floats(&s, x[ks[i]] + (size_t)ts[i] * F, F));
-            TI_CHECK_OK(ti_sbuf_puts(&s, "]"));
+            TI_CHECK_OK(sv_sbuf_puts(&s, i ? ",[" : "["));
+            TI_CHECK_OK(sv_sbuf_floats(&s, x[ks[i]] + (size_t)ts[i] * F, F));
+            TI_CHECK_OK(sv_sbuf_puts(&s, "]"));
         }
-        TI_CHECK_OK(ti_sbuf_puts(&s, "]}"));
+        TI_CHECK_OK(sv_sbuf_puts(&s, "]}"));
         post_json("/v1/ticks", s.data, &r);
         json_t *j = body_json(&r), *fc = json_object_get(j, "forecasts");
         TI_CHECK_MSG(r.status == 200 && json_array_size(fc) == 4 && json_integer_value(json_object_get(j, "errors")) == 0,
@@ -584,10 +584,10 @@ TI_TEST(multi_symbol_ticks_match_full_forward)
         for (int k = 0; k < 2; k++) {
             char path[64];
             snprintf(path, sizeof path, "/v1/streams/%s/ticks", sym[k]);
-            ti_sbuf_clear(&s);
-            TI_CHECK_OK(ti_sbuf_puts(&s, "{\"features\":[["));
-            TI_CHECK_OK(ti_sbuf_floats(&s, x[k] + (size_t)(t + 1) * F, F));
-            TI_CHECK_OK(ti_sbuf_puts(&s, "]]}"));
+            sv_sbuf_clear(&s);
+            TI_CHECK_OK(sv_sbuf_puts(&s, "{\"features\":[["));
+            TI_CHECK_OK(sv_sbuf_floats(&s, x[k] + (size_t)(t + 1) * F, F));
+            TI_CHECK_OK(sv_sbuf_puts(&s, "]]}"));
             post_json(path, s.data, &r);
             json_t *jj = body_json(&r);
             TI_CHECK(r.status == 200 && fabs(json_number_value(json_object_get(jj, "y_log")) - ref[k][t + 1]) <
@@ -614,7 +614,7 @@ TI_TEST(multi_symbol_ticks_match_full_forward)
         TI_CHECK(tc_request(g_port, "DELETE", path, NULL, NULL, 0, &r) == 0 && r.status == 200);
         tc_resp_free(&r);
     }
-    ti_sbuf_free(&s);
+    sv_sbuf_free(&s);
 }
 
 TI_TEST(metrics_report_requests_and_batches)

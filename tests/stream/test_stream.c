@@ -28,16 +28,16 @@ static float nrand(void) { return (float)(sqrt(-2 * log(urand() + 1e-300)) * cos
 
 /* ---- the reference: banded causal forward over the whole stream, in double -------------- */
 
-static const float *T_(const ti_model *m, const char *fmt, int l)
+static const float *T_(const ti_tfm *m, const char *fmt, int l)
 {
     char name[64];
     snprintf(name, sizeof name, fmt, l);
-    const ti_model_tensor *t = ti_model_find_tensor(m, name);
+    const ti_tfm_tensor *t = ti_tfm_find_tensor(m, name);
     if (!t) {
         fprintf(stderr, "tensor %s missing\n", name);
         abort();
     }
-    return ti_model_params(m) + t->offset;
+    return ti_tfm_params(m) + t->offset;
 }
 
 static void ref_linear(double *out, const double *in, const float *W, const float *b, int N, int K)
@@ -62,11 +62,11 @@ static void ref_ln(double *out, const double *in, const float *w, const float *b
 
 /* y [N] for inputs x [N,F] (normalised), query i attending keys (i-W, i] and the sinks
  * j < K at every layer. */
-static void ref_forward_banded(double *y, const ti_model *m, const float *x, int N, int W, int K)
+static void ref_forward_banded(double *y, const ti_tfm *m, const float *x, int N, int W, int K)
 {
-    const ti_model_config *c = ti_model_get_config(m);
+    const ti_tfm_config *c = ti_tfm_get_config(m);
     const int C = c->d_model, H = c->n_heads, hd = C / H, D = c->d_ff, F = c->n_features;
-    const float *alibi = ti_model_alibi(m);
+    const float *alibi = ti_tfm_alibi(m);
     double *h = malloc(sizeof(double) * (size_t)N * C), *qkv = malloc(sizeof(double) * (size_t)N * 3 * C);
     double ln[1024], att[1024], tmp[1024], fc[4096], xin[256];
     double *p = malloc(sizeof(double) * (size_t)(W + K));
@@ -125,51 +125,51 @@ static void ref_forward_banded(double *y, const ti_model *m, const float *x, int
     free(h), free(qkv), free(p), free(js);
 }
 
-static ti_model *bundled(ti_ckpt_meta *meta)
+static ti_tfm *bundled(ti_ckpt_meta *meta)
 {
-    ti_model *m = NULL;
-    if (ti_model_load(&m, meta, BUNDLED_MODEL, NULL) != TI_OK) return NULL;
+    ti_tfm *m = NULL;
+    if (ti_tfm_load(&m, meta, BUNDLED_MODEL, NULL) != TI_OK) return NULL;
     return m;
 }
 
 /* A small random causal model for the heavy randomized tests. */
-static ti_model *small_model(int context)
+static ti_tfm *small_model(int context)
 {
-    ti_model_config cfg;
-    ti_model_config_default(&cfg, TI_MODEL_RV_CAUSAL);
+    ti_tfm_config cfg;
+    ti_tfm_config_default(&cfg, TI_TFM_RV_CAUSAL);
     cfg.n_features = 5, cfg.d_model = 16, cfg.n_heads = 2, cfg.n_layers = 2, cfg.d_ff = 24, cfg.context = context;
-    ti_model *m = NULL;
-    if (ti_model_create(&m, &cfg) != TI_OK) return NULL;
-    ti_model_init(m, 7);
+    ti_tfm *m = NULL;
+    if (ti_tfm_create(&m, &cfg) != TI_OK) return NULL;
+    ti_tfm_init(m, 7);
     /* head bias at a realistic log RV (the trainer starts it at the mean log target) */
-    ti_model_params_mut(m)[ti_model_find_tensor(m, "head.1.bias")->offset] = -6.0f;
-    if (ti_model_pack(m) != TI_OK) return NULL;
+    ti_tfm_params_mut(m)[ti_tfm_find_tensor(m, "head.1.bias")->offset] = -6.0f;
+    if (ti_tfm_pack(m) != TI_OK) return NULL;
     return m;
 }
 
 /* The bundled model with its context raised to 4096 (ALiBi has no position table, so the
  * weights load unchanged): lets the window exceed the 300 it was trained on. */
-static ti_model *bundled_long(void)
+static ti_tfm *bundled_long(void)
 {
     ti_ckpt_meta meta;
-    ti_model *probe = bundled(&meta);
+    ti_tfm *probe = bundled(&meta);
     if (!probe) return NULL;
-    ti_model_config cfg = *ti_model_get_config(probe);
-    ti_model_destroy(probe);
+    ti_tfm_config cfg = *ti_tfm_get_config(probe);
+    ti_tfm_destroy(probe);
     ti_ckpt_meta_free(&meta);
     cfg.context = 4096;
-    ti_model *m = NULL;
-    if (ti_model_load(&m, NULL, BUNDLED_MODEL, &(ti_model_load_opts){.config = &cfg}) != TI_OK) return NULL;
+    ti_tfm *m = NULL;
+    if (ti_tfm_load(&m, NULL, BUNDLED_MODEL, &(ti_tfm_load_opts){.config = &cfg}) != TI_OK) return NULL;
     return m;
 }
 
 /* The contract of stream.h over a 10,000-tick stream, for each layout and window. */
 static void exact_stream(ti_kv_layout layout, int W, int K, int N)
 {
-    ti_model *m = bundled_long();
+    ti_tfm *m = bundled_long();
     TI_CHECK(m != NULL);
     if (!m) return;
-    const ti_model_config *c = ti_model_get_config(m);
+    const ti_tfm_config *c = ti_tfm_get_config(m);
     const int F = c->n_features;
     float *x = malloc(sizeof(float) * (size_t)N * F);
     for (size_t i = 0; i < (size_t)N * F; i++) x[i] = nrand();
@@ -184,7 +184,7 @@ static void exact_stream(ti_kv_layout layout, int W, int K, int N)
     ti_runstate *rs;
     TI_CHECK_OK(ti_runstate_create(&rs, m, 1, Tf, 0));
     float *yf = malloc(sizeof(float) * Tf);
-    TI_CHECK_OK(ti_model_forward(m, rs, yf, x, 1, Tf, NULL));
+    TI_CHECK_OK(ti_tfm_forward(m, rs, yf, x, 1, Tf, NULL));
     double worst_a = 0, worst_b = 0;
     for (int i = 0; i < N; i++) {
         ti_forecast fc;
@@ -200,7 +200,7 @@ static void exact_stream(ti_kv_layout layout, int W, int K, int N)
     ti_stream_close(s);
     ti_stream_engine_destroy(e);
     ti_runstate_destroy(rs);
-    ti_model_destroy(m);
+    ti_tfm_destroy(m);
     free(x), free(ref), free(yf);
 }
 
@@ -263,7 +263,7 @@ TI_TEST(every_kernel_level_accumulates_like_one_call)
  * streams fed the same inputs (no cross-symbol corruption); at the end no block leaks. */
 TI_TEST(paged_pool_random_streams_no_leak_no_corruption)
 {
-    ti_model *m = small_model(64);
+    ti_tfm *m = small_model(64);
     TI_CHECK(m != NULL);
     if (!m) return;
     const int F = 5, W = 40, SLOTS = 64, OPS = 40000;
@@ -312,14 +312,14 @@ TI_TEST(paged_pool_random_streams_no_leak_no_corruption)
                  st.pool.blocks_used, st.pool.refs);
     ti_stream_engine_destroy(ep);
     ti_stream_engine_destroy(er);
-    ti_model_destroy(m);
+    ti_tfm_destroy(m);
 }
 
 /* A prefix decoded once and forked into many symbols: stored once; a push through one
  * symbol never shows in another (copy-on-write of the shared tail block). */
 TI_TEST(prefix_sharing_copy_on_write)
 {
-    ti_model *m = small_model(64);
+    ti_tfm *m = small_model(64);
     TI_CHECK(m != NULL);
     if (!m) return;
     const int F = 5, P = 20, K = 30;
@@ -374,7 +374,7 @@ TI_TEST(prefix_sharing_copy_on_write)
     TI_CHECK(st.pool.blocks_used == 0 && st.pool.refs == 0);
     ti_stream_engine_destroy(ref_e);
     ti_stream_engine_destroy(e);
-    ti_model_destroy(m);
+    ti_tfm_destroy(m);
 }
 
 /* Raw trades pushed tick by tick give exactly the offline builder's features. */
@@ -387,7 +387,7 @@ TI_TEST(trades_give_the_offline_features)
     ti_symbol_data sd;
     TI_CHECK_OK(src->load(src, 0, &sd));
     ti_ckpt_meta meta;
-    ti_model *m = bundled(&meta);
+    ti_tfm *m = bundled(&meta);
     TI_CHECK(m != NULL);
     ti_stream_engine *e;
     TI_CHECK_OK(ti_stream_engine_create(&e, m, &meta, 1, NULL));
@@ -427,7 +427,7 @@ TI_TEST(trades_give_the_offline_features)
     free(offline), free(scratch);
     ti_stream_close(s);
     ti_stream_engine_destroy(e);
-    ti_model_destroy(m);
+    ti_tfm_destroy(m);
     ti_ckpt_meta_free(&meta);
     ti_symbol_data_free(&sd);
     ti_source_close(src);
@@ -435,7 +435,7 @@ TI_TEST(trades_give_the_offline_features)
 
 TI_TEST(bad_arguments_are_named)
 {
-    ti_model *m = small_model(64);
+    ti_tfm *m = small_model(64);
     TI_CHECK(m != NULL);
     if (!m) return;
     ti_stream_engine *e;
@@ -450,13 +450,13 @@ TI_TEST(bad_arguments_are_named)
     TI_CHECK_ERR(ti_stream_push_normalized(a, nanrow, NULL), TI_ERR_INVALID_ARG, "finite");
     ti_stream_close(a);
     ti_stream_engine_destroy(e); /* closes b */
-    ti_model_config tc;
-    ti_model_config_default(&tc, TI_MODEL_TINYRV);
-    ti_model *tiny;
-    TI_CHECK_OK(ti_model_create(&tiny, &tc));
+    ti_tfm_config tc;
+    ti_tfm_config_default(&tc, TI_TFM_TINYRV);
+    ti_tfm *tiny;
+    TI_CHECK_OK(ti_tfm_create(&tiny, &tc));
     TI_CHECK_ERR(ti_stream_engine_create(&e, tiny, NULL, 1, NULL), TI_ERR_INVALID_ARG, "rv_causal");
-    ti_model_destroy(tiny);
-    ti_model_destroy(m);
+    ti_tfm_destroy(tiny);
+    ti_tfm_destroy(m);
 }
 
 int main(void)

@@ -20,14 +20,14 @@ static void cfg_of(ti_train_config *c, const char *out, int64_t steps)
 
 static ti_err load_params(float **out, size_t *n, const char *path)
 {
-    ti_model *m = NULL;
-    ti_model_load_opts lo = {.no_pack = 1};
-    ti_err e = ti_model_load(&m, NULL, path, &lo);
+    ti_tfm *m = NULL;
+    ti_tfm_load_opts lo = {.no_pack = 1};
+    ti_err e = ti_tfm_load(&m, NULL, path, &lo);
     if (e) return e;
-    *n = ti_model_n_params(m);
+    *n = ti_tfm_n_params(m);
     *out = malloc(*n * sizeof(float));
-    memcpy(*out, ti_model_params(m), *n * sizeof(float));
-    ti_model_destroy(m);
+    memcpy(*out, ti_tfm_params(m), *n * sizeof(float));
+    ti_tfm_destroy(m);
     return TI_OK;
 }
 

@@ -88,7 +88,7 @@ ti_err ti_cuda_gemm_rowmajor(ti_cuda *cu, float *d_C, const float *d_A, const fl
 {
     return TI_NO_CUDA("gemm_rowmajor");
 }
-ti_err ti_cuda_model_create(ti_cuda *cu, ti_cuda_model **out, const ti_model *m, int B_max, int T_max)
+ti_err ti_cuda_model_create(ti_cuda *cu, ti_cuda_model **out, const ti_tfm *m, int B_max, int T_max)
 {
     if (out) *out = NULL;
     return TI_NO_CUDA("model_create");
@@ -102,7 +102,7 @@ ti_err ti_cuda_model_forward_host(ti_cuda_model *gm, float *y, const float *x, i
 {
     return TI_NO_CUDA("model_forward_host");
 }
-ti_err ti_cuda_decoder_create(ti_cuda *cu, ti_cuda_decoder **out, const ti_model *m, int S, int max_ctx)
+ti_err ti_cuda_decoder_create(ti_cuda *cu, ti_cuda_decoder **out, const ti_tfm *m, int S, int max_ctx)
 {
     if (out) *out = NULL;
     return TI_NO_CUDA("decoder_create");

@@ -8,14 +8,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include "cuda_internal.cuh"
-#include "tickinfer/model.h"
+#include "tickinfer/transformer.h"
 
 enum { GW_QKV_W, GW_QKV_B, GW_OUT_W, GW_OUT_B, GW_FC1_W, GW_FC1_B, GW_FC2_W, GW_FC2_B,
        GW_LN1_W, GW_LN1_B, GW_LN2_W, GW_LN2_B, GW__COUNT };
 
 struct ti_cuda_model {
     ti_cuda *cu;
-    ti_model_config cfg;
+    ti_tfm_config cfg;
     int B_max, T_max;
     float *d_params;
     const float *cls, *pos, *proj_w, *proj_b, *hln_w, *hln_b, *head_w, *head_b;
@@ -24,12 +24,12 @@ struct ti_cuda_model {
     float *h, *ln, *qkv, *att, *fc, *tmp, *cls_h, *x_dev, *y_dev; /* activations */
 };
 
-static ti_err find(const ti_model *m, float *d_params, const float **out, size_t want,
+static ti_err find(const ti_tfm *m, float *d_params, const float **out, size_t want,
                    const char *fmt, int l)
 {
     char name[TI_MODEL_MAX_NAME];
     snprintf(name, sizeof name, fmt, l);
-    const ti_model_tensor *t = ti_model_find_tensor(m, name);
+    const ti_tfm_tensor *t = ti_tfm_find_tensor(m, name);
     if (!t) return ti_errorf(TI_ERR_NOT_FOUND, "cuda model: tensor '%s' missing", name);
     if (want && t->numel != want)
         return ti_errorf(TI_ERR_FORMAT, "cuda model: tensor '%s' has %zu values, expected %zu", name,
@@ -38,11 +38,11 @@ static ti_err find(const ti_model *m, float *d_params, const float **out, size_t
     return TI_OK;
 }
 
-static ti_err bind_weights(ti_cuda_model *g, const ti_model *m)
+static ti_err bind_weights(ti_cuda_model *g, const ti_tfm *m)
 {
-    const ti_model_config *c = &g->cfg;
+    const ti_tfm_config *c = &g->cfg;
     const size_t C = c->d_model, D = c->d_ff, F = c->n_features;
-    const int tiny = c->kind == TI_MODEL_TINYRV;
+    const int tiny = c->kind == TI_TFM_TINYRV;
     float *p = g->d_params;
     ti_err e = TI_OK;
     if (tiny && !e) e = find(m, p, &g->cls, C, "cls", 0);
@@ -81,15 +81,15 @@ extern "C" void ti_cuda_model_destroy(ti_cuda_model *g)
     free(g);
 }
 
-extern "C" ti_err ti_cuda_model_create(ti_cuda *cu, ti_cuda_model **out, const ti_model *m, int B_max,
+extern "C" ti_err ti_cuda_model_create(ti_cuda *cu, ti_cuda_model **out, const ti_tfm *m, int B_max,
                                        int T_max)
 {
     TI_CU_CHECK_CTX(cu, "model_create");
     if (!out || !m) return ti_errorf(TI_ERR_INVALID_ARG, "cuda model: NULL argument");
     *out = NULL;
-    const ti_model_config *c = ti_model_get_config(m);
+    const ti_tfm_config *c = ti_tfm_get_config(m);
     if (T_max <= 0) T_max = c->context;
-    if (B_max <= 0 || T_max > c->context || (c->kind == TI_MODEL_TINYRV && T_max != c->context))
+    if (B_max <= 0 || T_max > c->context || (c->kind == TI_TFM_TINYRV && T_max != c->context))
         return ti_errorf(TI_ERR_INVALID_ARG, "cuda model: B_max %d / T_max %d invalid (context %d)", B_max,
                          T_max, c->context);
     if (c->n_heads > TI_CUDA_MAX_HEADS)
@@ -98,13 +98,13 @@ extern "C" ti_err ti_cuda_model_create(ti_cuda *cu, ti_cuda_model **out, const t
     if (!g) return ti_errorf(TI_ERR_NOMEM, "cuda model: out of memory");
     g->cu = cu, g->cfg = *c, g->B_max = B_max, g->T_max = T_max;
     g->lw = (const float **)calloc((size_t)c->n_layers * GW__COUNT, sizeof *g->lw);
-    const float *al = ti_model_alibi(m);
+    const float *al = ti_tfm_alibi(m);
     for (int h = 0; h < c->n_heads && al; h++) g->alibi[h] = al[h];
-    const size_t tq = (size_t)T_max + (c->kind == TI_MODEL_TINYRV), N = (size_t)B_max * tq;
-    const size_t C = c->d_model, D = c->d_ff, np = ti_model_n_params(m);
+    const size_t tq = (size_t)T_max + (c->kind == TI_TFM_TINYRV), N = (size_t)B_max * tq;
+    const size_t C = c->d_model, D = c->d_ff, np = ti_tfm_n_params(m);
     ti_err e = g->lw ? TI_OK : ti_errorf(TI_ERR_NOMEM, "cuda model: out of memory");
     if (!e) e = ti_cuda_malloc(cu, (void **)&g->d_params, np * 4);
-    if (!e) e = ti_cuda_upload(cu, g->d_params, ti_model_params(m), np * 4);
+    if (!e) e = ti_cuda_upload(cu, g->d_params, ti_tfm_params(m), np * 4);
     if (!e) e = bind_weights(g, m);
     if (!e) e = ti_cuda_malloc(cu, (void **)&g->h, N * C * 4);
     if (!e) e = ti_cuda_malloc(cu, (void **)&g->ln, N * C * 4);
@@ -139,8 +139,8 @@ __global__ void k_tiny_embed(float *h, const float *proj, const float *cls, cons
 extern "C" ti_err ti_cuda_model_forward(ti_cuda_model *g, float *d_y, const float *d_x, int B, int T)
 {
     if (!g || !d_y || !d_x) return ti_errorf(TI_ERR_INVALID_ARG, "cuda model forward: NULL argument");
-    const ti_model_config *c = &g->cfg;
-    const int tiny = c->kind == TI_MODEL_TINYRV;
+    const ti_tfm_config *c = &g->cfg;
+    const int tiny = c->kind == TI_TFM_TINYRV;
     if (B <= 0 || B > g->B_max || T <= 0 || T > g->T_max || (tiny && T != c->context))
         return ti_errorf(TI_ERR_INVALID_ARG, "cuda model forward: B %d / T %d out of range (B_max %d, T_max %d)",
                          B, T, g->B_max, g->T_max);
@@ -189,7 +189,7 @@ extern "C" ti_err ti_cuda_model_forward_host(ti_cuda_model *g, float *y, const f
     if (!g || !y || !x) return ti_errorf(TI_ERR_INVALID_ARG, "cuda model forward: NULL argument");
     if (B <= 0 || B > g->B_max || T <= 0 || T > g->T_max)
         return ti_errorf(TI_ERR_INVALID_ARG, "cuda model forward: B %d / T %d out of range", B, T);
-    const int tiny = g->cfg.kind == TI_MODEL_TINYRV;
+    const int tiny = g->cfg.kind == TI_TFM_TINYRV;
     ti_err e = ti_cuda_upload(g->cu, g->x_dev, x, (size_t)B * T * g->cfg.n_features * 4);
     if (!e) e = ti_cuda_model_forward(g, g->y_dev, g->x_dev, B, T);
     if (!e) e = ti_cuda_download(g->cu, y, g->y_dev, (size_t)B * (tiny ? 1 : T) * 4);
@@ -249,7 +249,7 @@ static ti_err dec_body(void *arg)
     ti_cuda_decoder *d = (ti_cuda_decoder *)arg;
     ti_cuda_model *g = d->gm;
     ti_cuda *cu = g->cu;
-    const ti_model_config *c = &g->cfg;
+    const ti_tfm_config *c = &g->cfg;
     const int S = d->S, C = c->d_model, D = c->d_ff, H = c->n_heads;
     ti_err e;
     k_dec_advance<<<(S + 255) / 256, 256, 0, cu->stream>>>(d->len, d->overflow, S, d->max_blocks * TI_CUDA_KV_BLOCK);
@@ -305,14 +305,14 @@ extern "C" ti_err ti_cuda_decoder_reset(ti_cuda_decoder *d)
     return e;
 }
 
-extern "C" ti_err ti_cuda_decoder_create(ti_cuda *cu, ti_cuda_decoder **out, const ti_model *m, int S,
+extern "C" ti_err ti_cuda_decoder_create(ti_cuda *cu, ti_cuda_decoder **out, const ti_tfm *m, int S,
                                          int max_ctx)
 {
     TI_CU_CHECK_CTX(cu, "decoder_create");
     if (!out || !m) return ti_errorf(TI_ERR_INVALID_ARG, "cuda decoder: NULL argument");
     *out = NULL;
-    const ti_model_config *c = ti_model_get_config(m);
-    if (c->kind != TI_MODEL_RV_CAUSAL)
+    const ti_tfm_config *c = ti_tfm_get_config(m);
+    if (c->kind != TI_TFM_RV_CAUSAL)
         return ti_errorf(TI_ERR_UNSUPPORTED, "cuda decoder: only rv_causal models decode step by step");
     if (S <= 0 || max_ctx <= 0 || max_ctx > TI_MODEL_MAX_CONTEXT)
         return ti_errorf(TI_ERR_INVALID_ARG, "cuda decoder: S %d / max_ctx %d invalid", S, max_ctx);

@@ -2,7 +2,7 @@
 #ifndef TICKINFER_MODEL_INTERNAL_H
 #define TICKINFER_MODEL_INTERNAL_H
 
-#include "tickinfer/model.h"
+#include "tickinfer/transformer.h"
 
 /* Tensors outside the layers (absent ones have TI_NO_TENSOR). */
 enum {
@@ -28,18 +28,18 @@ enum {
 };
 #define TI_NO_TENSOR ((size_t)-1)
 
-/* Packed matmul weights of one layer (offsets into ti_model.packed, in floats).  TinyRV's
+/* Packed matmul weights of one layer (offsets into ti_tfm.packed, in floats).  TinyRV's
  * last layer in inference needs q for the CLS row only, so it packs Wq and [Wk;Wv] apart
  * instead of the whole in_proj. */
 typedef struct model_packs {
     size_t qkv, q, kv, out, fc1, fc2;
 } model_packs;
 
-struct ti_model {
-    ti_model_config cfg;
+struct ti_tfm {
+    ti_tfm_config cfg;
     float *params;  /* [n_params], 64-byte aligned */
     size_t n_params;
-    ti_model_tensor *tensors;
+    ti_tfm_tensor *tensors;
     size_t n_tensors;
     size_t glob[MW__COUNT];      /* offsets (floats) into params, or TI_NO_TENSOR */
     size_t (*layer)[LW__COUNT];  /* [L][LW__COUNT] offsets */
@@ -67,7 +67,7 @@ typedef struct layer_acts {
 } layer_acts;
 
 struct ti_runstate {
-    const ti_model *model;
+    const ti_tfm *model;
     int B_max, T_max, Tq_max, training;
     int B, T;                /* of the last forward (training: what backward uses) */
     int have_forward;
@@ -96,20 +96,20 @@ struct ti_runstate {
 };
 
 /* Rows per sequence inside the network: TinyRV prepends the CLS token. */
-static inline int model_tq(const ti_model_config *c, int T)
+static inline int model_tq(const ti_tfm_config *c, int T)
 {
-    return c->kind == TI_MODEL_TINYRV ? T + 1 : T;
+    return c->kind == TI_TFM_TINYRV ? T + 1 : T;
 }
 
 /* Build the tensor table and slot offsets for m->cfg (validated); allocates tensors and
- * layer; sets n_params.  Used by ti_model_create. */
-ti_err model_build_table(ti_model *m);
+ * layer; sets n_params.  Used by ti_tfm_create. */
+ti_err model_build_table(ti_tfm *m);
 /* Pointer to a parameter slot (NULL if absent). */
-static inline const float *mw(const ti_model *m, int slot)
+static inline const float *mw(const ti_tfm *m, int slot)
 {
     return m->glob[slot] == TI_NO_TENSOR ? NULL : m->params + m->glob[slot];
 }
-static inline const float *lw(const ti_model *m, int l, int slot)
+static inline const float *lw(const ti_tfm *m, int l, int slot)
 {
     return m->params + m->layer[l][slot];
 }

@@ -8,8 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "model/pickle.h"
-#include "model/zip_reader.h"
+#include "formats/pickle.h"
+#include "formats/zip_reader.h"
 #include "tickinfer/alloc.h"
 #include "tickinfer/fileio.h"
 

@@ -3,7 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "model/model_internal.h"
+#include "model/transformer/tfm_internal.h"
 #include "tickinfer/alloc.h"
 
 #define RS_MAX_BYTES ((size_t)1 << 40) /* refuse run states above 1 TiB (a typo, not a plan) */
@@ -23,10 +23,10 @@ static float *carve(carver *cv, size_t n)
 
 static void carve_all(ti_runstate *rs, carver *cv)
 {
-    const ti_model_config *c = &rs->model->cfg;
+    const ti_tfm_config *c = &rs->model->cfg;
     const size_t B = (size_t)rs->B_max, tq = (size_t)rs->Tq_max, N = B * tq;
     const size_t C = (size_t)c->d_model, D = (size_t)c->d_ff, H = (size_t)c->n_heads;
-    const int tiny = c->kind == TI_MODEL_TINYRV;
+    const int tiny = c->kind == TI_TFM_TINYRV;
     if (!rs->training) {
         rs->h = carve(cv, N * C);
         rs->ln = carve(cv, N * C);
@@ -75,18 +75,18 @@ static void carve_all(ti_runstate *rs, carver *cv)
     rs->d_head = carve(cv, Nh * C);
 }
 
-ti_err ti_runstate_create(ti_runstate **out, const ti_model *m, int B_max, int T_max, int flags)
+ti_err ti_runstate_create(ti_runstate **out, const ti_tfm *m, int B_max, int T_max, int flags)
 {
     if (!out || !m) return ti_errorf(TI_ERR_INVALID_ARG, "runstate create: NULL argument");
     *out = NULL;
-    const ti_model_config *c = &m->cfg;
+    const ti_tfm_config *c = &m->cfg;
     if (T_max == 0) T_max = c->context;
     if (B_max < 1 || B_max > (1 << 24))
         return ti_errorf(TI_ERR_INVALID_ARG, "runstate create: B_max %d must be in [1, %d]", B_max, 1 << 24);
     if (T_max < 1 || T_max > c->context)
         return ti_errorf(TI_ERR_INVALID_ARG, "runstate create: T_max %d must be in [1, context %d]", T_max,
                          c->context);
-    if (c->kind == TI_MODEL_TINYRV && T_max != c->context)
+    if (c->kind == TI_TFM_TINYRV && T_max != c->context)
         return ti_errorf(TI_ERR_INVALID_ARG, "runstate create: TinyRV needs T_max = its context %d, got %d",
                          c->context, T_max);
     if (flags & ~TI_RS_TRAINING) return ti_errorf(TI_ERR_INVALID_ARG, "runstate create: unknown flags 0x%x", flags);

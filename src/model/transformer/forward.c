@@ -15,10 +15,10 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "model/model_internal.h"
+#include "model/transformer/tfm_internal.h"
 
 /* out [M,N] = act(inp [M,K] @ W^T + bias); the packed copy when the model has one. */
-static void linear(const ti_model *m, int use_packed, float *out, const float *inp, const float *W,
+static void linear(const ti_tfm *m, int use_packed, float *out, const float *inp, const float *W,
                    size_t pack_off, const float *bias, int M, int N, int K, ti_act act, ti_pool *pool)
 {
     if (use_packed && m->packed)
@@ -28,11 +28,11 @@ static void linear(const ti_model *m, int use_packed, float *out, const float *i
 }
 
 /* h [nb,Tq,C] = input embedding of x [nb,T,F]: TinyRV [cls; proj(x)] + pos, causal proj(x). */
-static void embed(const ti_model *m, int use_packed, float *h, const float *x, int nb, int T, ti_pool *pool)
+static void embed(const ti_tfm *m, int use_packed, float *h, const float *x, int nb, int T, ti_pool *pool)
 {
-    const ti_model_config *c = &m->cfg;
+    const ti_tfm_config *c = &m->cfg;
     const int C = c->d_model, F = c->n_features;
-    if (c->kind == TI_MODEL_RV_CAUSAL) {
+    if (c->kind == TI_TFM_RV_CAUSAL) {
         linear(m, use_packed, h, x, mw(m, MW_PROJ_W), m->proj_pack, mw(m, MW_PROJ_B), nb * T, C, F,
                TI_ACT_NONE, pool);
         return;
@@ -47,11 +47,11 @@ static void embed(const ti_model *m, int use_packed, float *h, const float *x, i
     ti_pos_add_forward(h, h, mw(m, MW_POS), nb, tq, C);
 }
 
-static ti_attn_cfg attn_cfg(const ti_model *m, int nb, int tq)
+static ti_attn_cfg attn_cfg(const ti_tfm *m, int nb, int tq)
 {
-    const ti_model_config *c = &m->cfg;
+    const ti_tfm_config *c = &m->cfg;
     ti_attn_cfg a = {.B = nb, .T = tq, .H = c->n_heads, .hd = c->d_model / c->n_heads};
-    if (c->kind == TI_MODEL_RV_CAUSAL) {
+    if (c->kind == TI_TFM_RV_CAUSAL) {
         a.causal = 1;
         a.alibi = m->alibi;
     }
@@ -61,10 +61,10 @@ static ti_attn_cfg attn_cfg(const ti_model *m, int nb, int tq)
 /* ---- inference --------------------------------------------------------------------------- */
 
 /* One full pre-norm layer in place on h [N,C] (N = nb*tq rows). */
-static ti_err infer_layer(const ti_model *m, ti_runstate *rs, size_t ro, int l, int nb, int tq,
+static ti_err infer_layer(const ti_tfm *m, ti_runstate *rs, size_t ro, int l, int nb, int tq,
                           ti_pool *pool)
 {
-    const ti_model_config *c = &m->cfg;
+    const ti_tfm_config *c = &m->cfg;
     const ti_kernels *k = m->k;
     const int C = c->d_model, D = c->d_ff, N = nb * tq;
     const model_packs *pk = &m->packs[l];
@@ -85,10 +85,10 @@ static ti_err infer_layer(const ti_model *m, ti_runstate *rs, size_t ro, int l, 
 }
 
 /* TinyRV's last layer and head for the CLS rows only: y [nb]. */
-static ti_err infer_cls_tail(const ti_model *m, ti_runstate *rs, float *y, size_t ro, int b0, int nb,
+static ti_err infer_cls_tail(const ti_tfm *m, ti_runstate *rs, float *y, size_t ro, int b0, int nb,
                              int tq, ti_pool *pool)
 {
-    const ti_model_config *c = &m->cfg;
+    const ti_tfm_config *c = &m->cfg;
     const ti_kernels *k = m->k;
     const int C = c->d_model, D = c->d_ff, N = nb * tq, l = c->n_layers - 1, H = c->n_heads;
     const model_packs *pk = &m->packs[l];
@@ -122,12 +122,12 @@ static ti_err infer_cls_tail(const ti_model *m, ti_runstate *rs, float *y, size_
 }
 
 /* Rows [b0, b0+nb) of the batch, start to end. */
-static ti_err infer_rows(const ti_model *m, ti_runstate *rs, float *y, const float *x, int b0, int nb,
+static ti_err infer_rows(const ti_tfm *m, ti_runstate *rs, float *y, const float *x, int b0, int nb,
                          int T, ti_pool *pool)
 {
-    const ti_model_config *c = &m->cfg;
+    const ti_tfm_config *c = &m->cfg;
     const int C = c->d_model, L = c->n_layers, tq = model_tq(c, T);
-    const int tiny = c->kind == TI_MODEL_TINYRV;
+    const int tiny = c->kind == TI_TFM_TINYRV;
     const size_t ro = (size_t)b0 * tq; /* first row of this slice in every [N, *] buffer */
     embed(m, 1, rs->h + ro * C, x + (size_t)b0 * T * c->n_features, nb, T, pool);
     for (int l = 0; l < L - tiny; l++) {
@@ -143,7 +143,7 @@ static ti_err infer_rows(const ti_model *m, ti_runstate *rs, float *y, const flo
 }
 
 typedef struct rows_job {
-    const ti_model *m;
+    const ti_tfm *m;
     ti_runstate *rs;
     float *y;
     const float *x;
@@ -171,7 +171,7 @@ static int split_by_rows(int B, ti_pool *pool)
     return nt > 1 && (B % nt == 0 || B >= 4 * nt);
 }
 
-static ti_err infer(const ti_model *m, ti_runstate *rs, float *y, const float *x, int B, int T, ti_pool *pool)
+static ti_err infer(const ti_tfm *m, ti_runstate *rs, float *y, const float *x, int B, int T, ti_pool *pool)
 {
     if (!split_by_rows(B, pool)) return infer_rows(m, rs, y, x, 0, B, T, pool);
     rows_job j = {.m = m, .rs = rs, .y = y, .x = x, .T = T};
@@ -183,10 +183,10 @@ static ti_err infer(const ti_model *m, ti_runstate *rs, float *y, const float *x
 
 /* ---- training ------------------------------------------------------------------------------ */
 
-static ti_err train_forward(const ti_model *m, ti_runstate *rs, float *y, const float *x, int B, int T,
+static ti_err train_forward(const ti_tfm *m, ti_runstate *rs, float *y, const float *x, int B, int T,
                             ti_pool *pool)
 {
-    const ti_model_config *c = &m->cfg;
+    const ti_tfm_config *c = &m->cfg;
     const ti_kernels *k = m->k;
     const int C = c->d_model, D = c->d_ff, L = c->n_layers, tq = model_tq(c, T), N = B * tq;
     const float eps = c->ln_eps;
@@ -212,7 +212,7 @@ static ti_err train_forward(const ti_model *m, ti_runstate *rs, float *y, const 
     }
     const float *head_in = rs->res_out;
     int Nh = N;
-    if (c->kind == TI_MODEL_TINYRV) { /* the head reads the CLS rows */
+    if (c->kind == TI_TFM_TINYRV) { /* the head reads the CLS rows */
         for (int b = 0; b < B; b++)
             memcpy(rs->head_in + (size_t)b * C, rs->res_out + (size_t)b * tq * C, (size_t)C * sizeof(float));
         head_in = rs->head_in;
@@ -224,14 +224,14 @@ static ti_err train_forward(const ti_model *m, ti_runstate *rs, float *y, const 
     return TI_OK;
 }
 
-ti_err ti_model_forward(const ti_model *m, ti_runstate *rs, float *y, const float *x, int B, int T,
+ti_err ti_tfm_forward(const ti_tfm *m, ti_runstate *rs, float *y, const float *x, int B, int T,
                         ti_pool *pool)
 {
     if (!m || !rs || !y || !x) return ti_errorf(TI_ERR_INVALID_ARG, "model forward: NULL argument");
     if (rs->model != m) return ti_errorf(TI_ERR_INVALID_ARG, "model forward: run state made for another model");
     if (B < 1 || B > rs->B_max)
         return ti_errorf(TI_ERR_INVALID_ARG, "model forward: batch %d outside [1, B_max %d]", B, rs->B_max);
-    if (m->cfg.kind == TI_MODEL_TINYRV && T != m->cfg.context)
+    if (m->cfg.kind == TI_TFM_TINYRV && T != m->cfg.context)
         return ti_errorf(TI_ERR_INVALID_ARG, "model forward: TinyRV needs T = its context %d, got %d",
                          m->cfg.context, T);
     if (T < 1 || T > rs->T_max)

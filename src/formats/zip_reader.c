@@ -3,7 +3,7 @@
  * The central directory is authoritative for sizes (local headers may defer them to a
  * data descriptor); the local header is read only for its name/extra lengths, which
  * torch uses to pad entry data to 64-byte alignment. */
-#include "model/zip_reader.h"
+#include "formats/zip_reader.h"
 
 #include <inttypes.h>
 #include <stdlib.h>

@@ -1,7 +1,7 @@
 /* Row-parallel wrappers for the kernels that take no pool (layer norm, elementwise ops):
  * they are memory-bound and cheap, so below ~64K elements they run on the calling
  * thread (waking workers would cost more than the work). */
-#include "model/model_internal.h"
+#include "model/transformer/tfm_internal.h"
 
 #define OPS_PARALLEL_MIN 65536 /* elements */
 

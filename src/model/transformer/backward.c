@@ -6,21 +6,21 @@
  * the parameter block (offsets from the same tensor table). */
 #include <string.h>
 
-#include "model/model_internal.h"
+#include "model/transformer/tfm_internal.h"
 
 static void zero(float *p, size_t n) { memset(p, 0, n * sizeof(float)); }
 
 /* grads + offset of a global / layer slot (NULL for an absent tensor) */
-static float *gw(const ti_model *m, float *grads, int slot)
+static float *gw(const ti_tfm *m, float *grads, int slot)
 {
     return m->glob[slot] == TI_NO_TENSOR ? NULL : grads + m->glob[slot];
 }
 
 /* One pre-norm layer.  On entry d_res = dL/d(layer output); on exit dL/d(layer input). */
-static ti_err layer_backward(const ti_model *m, ti_runstate *rs, float *grads, int l, int B, int tq,
+static ti_err layer_backward(const ti_tfm *m, ti_runstate *rs, float *grads, int l, int B, int tq,
                              ti_pool *pool)
 {
-    const ti_model_config *c = &m->cfg;
+    const ti_tfm_config *c = &m->cfg;
     const ti_kernels *k = m->k;
     const int C = c->d_model, D = c->d_ff, N = B * tq;
     const size_t NC = (size_t)N * C, ND = (size_t)N * D;
@@ -46,7 +46,7 @@ static ti_err layer_backward(const ti_model *m, ti_runstate *rs, float *grads, i
                        lw(m, l, LW_OUT_W), N, C, C, pool);
     zero(rs->d_qkv, 3 * NC);
     ti_attn_cfg acfg = {.B = B, .T = tq, .H = c->n_heads, .hd = C / c->n_heads};
-    if (c->kind == TI_MODEL_RV_CAUSAL) {
+    if (c->kind == TI_TFM_RV_CAUSAL) {
         acfg.causal = 1;
         acfg.alibi = m->alibi;
     }
@@ -60,7 +60,7 @@ static ti_err layer_backward(const ti_model *m, ti_runstate *rs, float *grads, i
     return TI_OK;
 }
 
-ti_err ti_model_backward(const ti_model *m, ti_runstate *rs, float *grads, float *dx, const float *dy,
+ti_err ti_tfm_backward(const ti_tfm *m, ti_runstate *rs, float *grads, float *dx, const float *dy,
                          ti_pool *pool)
 {
     if (!m || !rs || !grads || !dy) return ti_errorf(TI_ERR_INVALID_ARG, "model backward: NULL argument");
@@ -68,10 +68,10 @@ ti_err ti_model_backward(const ti_model *m, ti_runstate *rs, float *grads, float
     if (!rs->training)
         return ti_errorf(TI_ERR_STATE, "model backward: the run state was not created with TI_RS_TRAINING");
     if (!rs->have_forward) return ti_errorf(TI_ERR_STATE, "model backward: no forward to differentiate");
-    const ti_model_config *c = &m->cfg;
+    const ti_tfm_config *c = &m->cfg;
     const ti_kernels *k = m->k;
     const int B = rs->B, T = rs->T, C = c->d_model, F = c->n_features, tq = model_tq(c, T), N = B * tq;
-    const int tiny = c->kind == TI_MODEL_TINYRV;
+    const int tiny = c->kind == TI_TFM_TINYRV;
     const int Nh = tiny ? B : N;
 
     /* head: y = head_ln @ w^T + b, head_ln = LN(head_in) */

@@ -2,31 +2,31 @@
  *
  * Two architectures (the PyTorch reference is tests/py/ti_models.py, whose docstring is
  * the contract; its state-dict key names are our tensor names):
- *   TI_MODEL_TINYRV     the seed's TinyRVTransformer: x [B,T,F] -> proj -> [cls; h] + pos
+ *   TI_TFM_TINYRV     the seed's TinyRVTransformer: x [B,T,F] -> proj -> [cls; h] + pos
  *                       -> L pre-norm encoder layers (full attention) -> LN -> Linear on
  *                       the CLS position -> y [B].  T must equal the context (pos table).
- *   TI_MODEL_RV_CAUSAL  the streaming model: x [B,T,F] -> proj -> L pre-norm blocks with
+ *   TI_TFM_RV_CAUSAL  the streaming model: x [B,T,F] -> proj -> L pre-norm blocks with
  *                       causal ALiBi attention -> LN -> Linear at every position -> y [B,T].
  *                       Any T <= context.
  *
  * Objects (llama2.c / llm.c style):
- *   ti_model     config + ONE contiguous float block of all parameters, laid out in the
+ *   ti_tfm     config + ONE contiguous float block of all parameters, laid out in the
  *                PyTorch state-dict order (tensor table: name, shape, offset), plus packed
  *                copies of the matmul weights for inference.  Read-only after load, so
  *                one model is shared by any number of threads.
  *   ti_runstate  every activation for up to B_max rows, allocated at creation; forward and
  *                backward never allocate.  A run state belongs to one thread at a time.
  *   gradients    a caller-owned float block with the SAME layout as the parameters
- *                (ti_model_n_params floats), so AdamW runs over one flat array.
+ *                (ti_tfm_n_params floats), so AdamW runs over one flat array.
  *
- *   ti_model *m;  ti_runstate *rs;
- *   ti_model_load(&m, NULL, "model.safetensors", NULL);      // or ti_model_create + init
+ *   ti_tfm *m;  ti_runstate *rs;
+ *   ti_tfm_load(&m, NULL, "model.safetensors", NULL);      // or ti_tfm_create + init
  *   ti_runstate_create(&rs, m, 32, 0, 0);                     // inference, B <= 32
- *   ti_model_forward(m, rs, y, x, B, T, pool);                // y [B] or [B,T]
+ *   ti_tfm_forward(m, rs, y, x, B, T, pool);                // y [B] or [B,T]
  *
  * Training: create the run state with TI_RS_TRAINING; forward keeps what backward needs
  * (matmuls without fused activation, layer-norm statistics, attention log-sum-exp);
- * ti_model_backward then ADDS the parameter gradients of sum(y * dy) into `grads`. */
+ * ti_tfm_backward then ADDS the parameter gradients of sum(y * dy) into `grads`. */
 #ifndef TICKINFER_MODEL_H
 #define TICKINFER_MODEL_H
 
@@ -44,13 +44,13 @@ extern "C" {
 /* ---- configuration ----------------------------------------------------------------- */
 
 /* Append-only. */
-typedef enum ti_model_kind {
-    TI_MODEL_TINYRV = 0,
-    TI_MODEL_RV_CAUSAL,
-    TI_MODEL__COUNT
-} ti_model_kind;
+typedef enum ti_tfm_arch {
+    TI_TFM_TINYRV = 0,
+    TI_TFM_RV_CAUSAL,
+    TI_TFM__COUNT
+} ti_tfm_arch;
 
-/* Limits checked by ti_model_config_validate. */
+/* Limits checked by ti_tfm_config_validate. */
 #define TI_MODEL_MAX_FEATURES 4096
 #define TI_MODEL_MAX_CONTEXT 65536
 #define TI_MODEL_MAX_D 8192
@@ -58,8 +58,8 @@ typedef enum ti_model_kind {
 #define TI_MODEL_MAX_FF 65536
 #define TI_MODEL_MAX_HEADS 256
 
-typedef struct ti_model_config {
-    ti_model_kind kind;
+typedef struct ti_tfm_config {
+    ti_tfm_arch kind;
     int n_features; /* F: input features per step */
     int context;    /* TinyRV: the window T (pos table has T+1 rows); causal: max T */
     int d_model;    /* C */
@@ -68,29 +68,29 @@ typedef struct ti_model_config {
     int d_ff;       /* feed-forward width */
     ti_act activation; /* of the feed-forward: TinyRV relu, causal gelu_tanh */
     float ln_eps;   /* LayerNorm eps (1e-5 in both references) */
-} ti_model_config;
+} ti_tfm_config;
 
 /* The reference shapes: TinyRV = the seed (F 14, T 600, d 128, 4 heads, 3 layers, d_ff 256,
  * relu); causal = RVCausal's defaults (F 12, T 4096, d 64, 4 heads, 2 layers, d_ff 128,
  * gelu_tanh).  eps 1e-5. */
-void ti_model_config_default(ti_model_config *cfg, ti_model_kind kind);
+void ti_tfm_config_default(ti_tfm_config *cfg, ti_tfm_arch kind);
 /* TI_ERR_INVALID_ARG / TI_ERR_LIMIT naming the field: "model config: d_model 100 is not a
  * multiple of n_heads 3". */
-ti_err ti_model_config_validate(const ti_model_config *cfg);
+ti_err ti_tfm_config_validate(const ti_tfm_config *cfg);
 /* Compact JSON object ({"kind":"tinyrv","n_features":14,...}) into buf (NUL-terminated);
  * TI_ERR_LIMIT if cap is too small (256 bytes always suffice). */
-ti_err ti_model_config_to_json(char *buf, size_t cap, const ti_model_config *cfg);
+ti_err ti_tfm_config_to_json(char *buf, size_t cap, const ti_tfm_config *cfg);
 /* Parse the JSON above (all keys required, unknown keys rejected) and validate it.
  * `label` names the source in messages. */
-ti_err ti_model_config_from_json(ti_model_config *cfg, const char *json, const char *label);
+ti_err ti_tfm_config_from_json(ti_tfm_config *cfg, const char *json, const char *label);
 /* "tinyrv", "rv_causal" ("?" if invalid); parse accepts those names. */
-const char *ti_model_kind_name(ti_model_kind kind);
-ti_err ti_model_kind_parse(ti_model_kind *out, const char *name);
+const char *ti_tfm_arch_name(ti_tfm_arch kind);
+ti_err ti_tfm_arch_parse(ti_tfm_arch *out, const char *name);
 /* "none", "relu", "gelu_tanh", "gelu_erf"; parse accepts those names. */
-const char *ti_model_act_name(ti_act act);
-ti_err ti_model_act_parse(ti_act *out, const char *name);
+const char *ti_tfm_act_name(ti_act act);
+ti_err ti_tfm_act_parse(ti_act *out, const char *name);
 /* Number of float parameters of a valid config (0 if invalid). */
-size_t ti_model_config_n_params(const ti_model_config *cfg);
+size_t ti_tfm_config_n_params(const ti_tfm_config *cfg);
 
 /* ---- model (weights) --------------------------------------------------------------- */
 
@@ -99,7 +99,7 @@ size_t ti_model_config_n_params(const ti_model_config *cfg);
 
 /* One entry of the tensor table: params + offset is the tensor (row-major, shape as in
  * PyTorch), and so is grads + offset. */
-typedef struct ti_model_tensor {
+typedef struct ti_tfm_tensor {
     char name[TI_MODEL_MAX_NAME];
     int ndim;
     int64_t shape[TI_MODEL_MAX_DIMS];
@@ -107,43 +107,43 @@ typedef struct ti_model_tensor {
     size_t numel;
     int decay;     /* 1 for matmul weights (AdamW weight decay applies), 0 for biases,
                     * LayerNorm parameters, cls and pos */
-} ti_model_tensor;
+} ti_tfm_tensor;
 
-typedef struct ti_model ti_model;
+typedef struct ti_tfm ti_tfm;
 
 /* Allocate a model for `cfg` (validated) with all parameters zero and no packed copies.
  * Kernels: ti_kernels_best(). */
-ti_err ti_model_create(ti_model **out, const ti_model_config *cfg);
-void ti_model_destroy(ti_model *m);
+ti_err ti_tfm_create(ti_tfm **out, const ti_tfm_config *cfg);
+void ti_tfm_destroy(ti_tfm *m);
 
 /* Deterministic PyTorch-like init from `seed`: nn.Linear weights and biases
  * U(-1/sqrt(fan_in), 1/sqrt(fan_in)) (kaiming-uniform a=sqrt(5)); TinyRV's attention
  * in_proj xavier-uniform with zero bias and out_proj bias zero (nn.MultiheadAttention);
- * LayerNorm ones/zeros; cls and pos N(0, 0.02).  Drops packed copies (ti_model_pack). */
-void ti_model_init(ti_model *m, uint64_t seed);
+ * LayerNorm ones/zeros; cls and pos N(0, 0.02).  Drops packed copies (ti_tfm_pack). */
+void ti_tfm_init(ti_tfm *m, uint64_t seed);
 
-const ti_model_config *ti_model_get_config(const ti_model *m);
-size_t ti_model_n_params(const ti_model *m);
-const float *ti_model_params(const ti_model *m);
+const ti_tfm_config *ti_tfm_get_config(const ti_tfm *m);
+size_t ti_tfm_n_params(const ti_tfm *m);
+const float *ti_tfm_params(const ti_tfm *m);
 /* Writable parameters (trainer, loader).  Drops the packed copies: inference then runs on
- * the plain weights until ti_model_pack is called again.  Not while other threads run
+ * the plain weights until ti_tfm_pack is called again.  Not while other threads run
  * the model. */
-float *ti_model_params_mut(ti_model *m);
-size_t ti_model_tensor_count(const ti_model *m);
-const ti_model_tensor *ti_model_tensor_at(const ti_model *m, size_t i);
-const ti_model_tensor *ti_model_find_tensor(const ti_model *m, const char *name); /* NULL if absent */
+float *ti_tfm_params_mut(ti_tfm *m);
+size_t ti_tfm_tensor_count(const ti_tfm *m);
+const ti_tfm_tensor *ti_tfm_tensor_at(const ti_tfm *m, size_t i);
+const ti_tfm_tensor *ti_tfm_find_tensor(const ti_tfm *m, const char *name); /* NULL if absent */
 
 /* Kernel table used by forward/backward (and the packed layout).  Changing it drops the
- * packed copies; call ti_model_pack again.  NULL = ti_kernels_best(). */
-void ti_model_set_kernels(ti_model *m, const ti_kernels *k);
-const ti_kernels *ti_model_kernels(const ti_model *m);
+ * packed copies; call ti_tfm_pack again.  NULL = ti_kernels_best(). */
+void ti_tfm_set_kernels(ti_tfm *m, const ti_kernels *k);
+const ti_kernels *ti_tfm_kernels(const ti_tfm *m);
 /* (Re)build the packed copies of every matmul weight from the current parameters (done
- * by ti_model_load).  Inference forward uses them; training forward never does. */
-ti_err ti_model_pack(ti_model *m);
-int ti_model_is_packed(const ti_model *m);
+ * by ti_tfm_load).  Inference forward uses them; training forward never does. */
+ti_err ti_tfm_pack(ti_tfm *m);
+int ti_tfm_is_packed(const ti_tfm *m);
 /* ALiBi slopes of the causal model [H]: 2^(-8 (h+1) / H) for every H (as ti_models.py;
  * note ti_alibi_slopes differs for H not a power of two).  NULL for TinyRV. */
-const float *ti_model_alibi(const ti_model *m);
+const float *ti_tfm_alibi(const ti_tfm *m);
 
 /* ---- run state, forward, backward ------------------------------------------------------ */
 
@@ -156,7 +156,7 @@ enum { TI_RS_TRAINING = 1 }; /* ti_runstate_create flags */
  * backward, (8 C + 2 d_ff + H + 4) floats per token per layer, plus (7 C + 2 d_ff) per
  * token of head and backward scratch; without, it holds one layer's working set,
  * (6 C + d_ff) floats per token.  TI_ERR_LIMIT above 1 TiB. */
-ti_err ti_runstate_create(ti_runstate **out, const ti_model *m, int B_max, int T_max, int flags);
+ti_err ti_runstate_create(ti_runstate **out, const ti_tfm *m, int B_max, int T_max, int flags);
 void ti_runstate_destroy(ti_runstate *rs);
 size_t ti_runstate_bytes(const ti_runstate *rs);
 int ti_runstate_is_training(const ti_runstate *rs);
@@ -166,14 +166,14 @@ int ti_runstate_is_training(const ti_runstate *rs);
  * result does not depend on the pool.  Errors: TI_ERR_INVALID_ARG (B, T out of range,
  * NULL pointers, run state made for another model).  Inference with a TinyRV model
  * computes the last layer for the CLS row only (its keys and values for all rows). */
-ti_err ti_model_forward(const ti_model *m, ti_runstate *rs, float *y, const float *x, int B,
+ti_err ti_tfm_forward(const ti_tfm *m, ti_runstate *rs, float *y, const float *x, int B,
                         int T, ti_pool *pool);
 
 /* Gradients of sum(y * dy) for the last forward on this (training) run state:
  * grads [n_params] += d/dparams (zero it once per step; same layout as the parameters);
  * dx [B,T,F] = d/dx (overwritten; may be NULL).  dy has y's shape.
  * TI_ERR_STATE if the run state is not a training one or holds no forward. */
-ti_err ti_model_backward(const ti_model *m, ti_runstate *rs, float *grads, float *dx,
+ti_err ti_tfm_backward(const ti_tfm *m, ti_runstate *rs, float *grads, float *dx,
                          const float *dy, ti_pool *pool);
 
 /* ---- checkpoints (safetensors; .pt read) ------------------------------------------------ */
@@ -194,17 +194,17 @@ typedef struct ti_ckpt_data {
  *   tickinfer.config (JSON of the config), tickinfer.features (JSON array of names),
  *   tickinfer.norm_mean / tickinfer.norm_std (JSON arrays, %.9g), + the extras.
  * data may be NULL. */
-ti_err ti_model_save(const ti_model *m, const char *path, const ti_ckpt_data *data);
+ti_err ti_tfm_save(const ti_tfm *m, const char *path, const ti_ckpt_data *data);
 
 /* What a checkpoint said besides the weights (owned; ti_ckpt_meta_free). */
 typedef enum ti_config_source {
-    TI_CONFIG_FROM_CALLER = 0, /* ti_model_load_opts.config */
+    TI_CONFIG_FROM_CALLER = 0, /* ti_tfm_load_opts.config */
     TI_CONFIG_FROM_METADATA,   /* tickinfer.config */
     TI_CONFIG_INFERRED         /* from tensor shapes (heads: opts.n_heads or 4) */
 } ti_config_source;
 
 typedef struct ti_ckpt_meta {
-    ti_model_config config;
+    ti_tfm_config config;
     ti_config_source config_source;
     int n_features;       /* entries in the arrays below (0 if absent) */
     char **feature_names; /* [n_features] or NULL */
@@ -213,13 +213,13 @@ typedef struct ti_ckpt_meta {
 } ti_ckpt_meta;
 void ti_ckpt_meta_free(ti_ckpt_meta *meta);
 
-typedef struct ti_model_load_opts {
-    const ti_model_config *config; /* NULL: tickinfer.config metadata, else infer from shapes */
+typedef struct ti_tfm_load_opts {
+    const ti_tfm_config *config; /* NULL: tickinfer.config metadata, else infer from shapes */
     int n_heads;       /* heads when inferring (0 = 4, the seed's) */
     int context;       /* causal context when inferring (0 = 4096, RVCausal's max_len) */
     int no_pack;       /* 1: skip packing (training) */
     const ti_kernels *kernels; /* NULL = ti_kernels_best() */
-} ti_model_load_opts;
+} ti_tfm_load_opts;
 
 /* Load a safetensors file or a PyTorch .pt (zip; the state dict is found automatically and
  * a torch.compile / DataParallel prefix "_orig_mod." / "module." is stripped).  Every tensor
@@ -228,8 +228,8 @@ typedef struct ti_model_load_opts {
  *    needs [192,64]".
  * F16 / BF16 / F64 tensors are converted to F32.  meta (may be NULL) receives the
  * metadata; opts may be NULL.  The model comes back packed unless opts->no_pack. */
-ti_err ti_model_load(ti_model **out, ti_ckpt_meta *meta, const char *path,
-                     const ti_model_load_opts *opts);
+ti_err ti_tfm_load(ti_tfm **out, ti_ckpt_meta *meta, const char *path,
+                     const ti_tfm_load_opts *opts);
 
 #ifdef __cplusplus
 }

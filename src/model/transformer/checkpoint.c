@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "model/model_internal.h"
+#include "model/transformer/tfm_internal.h"
 #include "tickinfer/safetensors.h"
 #include "tickinfer/torch_pt.h"
 #include "tickinfer/version.h"
@@ -57,7 +57,7 @@ static ti_err set_meta_owned(ti_st_builder *b, const char *key, char *value)
     return e;
 }
 
-static ti_err add_data_meta(ti_st_builder *b, const ti_model *m, const ti_ckpt_data *d)
+static ti_err add_data_meta(ti_st_builder *b, const ti_tfm *m, const ti_ckpt_data *d)
 {
     if (d->n_features != m->cfg.n_features)
         return ti_errorf(TI_ERR_INVALID_ARG, "checkpoint save: data has %d features, the model %d",
@@ -81,7 +81,7 @@ static ti_err add_data_meta(ti_st_builder *b, const ti_model *m, const ti_ckpt_d
     return e;
 }
 
-ti_err ti_model_save(const ti_model *m, const char *path, const ti_ckpt_data *data)
+ti_err ti_tfm_save(const ti_tfm *m, const char *path, const ti_ckpt_data *data)
 {
     if (!m || !path) return ti_errorf(TI_ERR_INVALID_ARG, "checkpoint save: NULL argument");
     ti_st_builder *b;
@@ -89,13 +89,13 @@ ti_err ti_model_save(const ti_model *m, const char *path, const ti_ckpt_data *da
     if (e) return e;
     char cfg[256];
     for (size_t i = 0; !e && i < m->n_tensors; i++) {
-        const ti_model_tensor *t = &m->tensors[i];
+        const ti_tfm_tensor *t = &m->tensors[i];
         e = ti_st_builder_add(b, t->name, TI_ST_F32, t->ndim, t->shape, m->params + t->offset);
     }
     if (!e) e = ti_st_builder_set_meta(b, META_FORMAT, "model");
     if (!e) e = ti_st_builder_set_meta(b, META_FORMAT_VERSION, "1");
     if (!e) e = ti_st_builder_set_meta(b, META_VERSION, TI_VERSION_STRING);
-    if (!e) e = ti_model_config_to_json(cfg, sizeof cfg, &m->cfg);
+    if (!e) e = ti_tfm_config_to_json(cfg, sizeof cfg, &m->cfg);
     if (!e) e = ti_st_builder_set_meta(b, META_CONFIG, cfg);
     if (!e && data) e = add_data_meta(b, m, data);
     if (!e) e = ti_st_builder_write(b, path);
@@ -228,22 +228,22 @@ static ti_err need_dims(const ckpt_src *s, const char *name, int ndim, src_tenso
     return TI_OK;
 }
 
-static ti_err infer_config(ti_model_config *c, const ckpt_src *s, const ti_model_load_opts *o)
+static ti_err infer_config(ti_tfm_config *c, const ckpt_src *s, const ti_tfm_load_opts *o)
 {
     src_tensor t;
-    ti_model_kind kind;
+    ti_tfm_arch kind;
     const char *layer_fmt;
     if (src_find(s, "cls", &t) || src_find(s, "enc.layers.0.self_attn.in_proj_weight", &t)) {
-        kind = TI_MODEL_TINYRV;
+        kind = TI_TFM_TINYRV;
         layer_fmt = "enc.layers.%d.linear1.weight";
     } else if (src_find(s, "layers.0.in_proj.weight", &t)) {
-        kind = TI_MODEL_RV_CAUSAL;
+        kind = TI_TFM_RV_CAUSAL;
         layer_fmt = "layers.%d.linear1.weight";
     } else {
         return ti_errorf(TI_ERR_FORMAT, "checkpoint %s: no tickinfer.config metadata and neither 'cls' (TinyRV) "
                          "nor 'layers.0.in_proj.weight' (causal): not a known model; give a config", s->path);
     }
-    ti_model_config_default(c, kind);
+    ti_tfm_config_default(c, kind);
     ti_err e = need_dims(s, "proj.weight", 2, &t);
     if (e) return e;
     c->d_model = (int)(t.shape[0] < INT32_MAX ? t.shape[0] : INT32_MAX);
@@ -256,14 +256,14 @@ static ti_err infer_config(ti_model_config *c, const ckpt_src *s, const ti_model
     do {
         snprintf(name, sizeof name, layer_fmt, ++c->n_layers);
     } while (c->n_layers <= TI_MODEL_MAX_LAYERS && src_find(s, name, &t));
-    if (kind == TI_MODEL_TINYRV) {
+    if (kind == TI_TFM_TINYRV) {
         if ((e = need_dims(s, "pos", 3, &t))) return e;
         c->context = (int)(t.shape[1] - 1 < INT32_MAX ? t.shape[1] - 1 : INT32_MAX);
     } else {
         c->context = o && o->context > 0 ? o->context : 4096;
     }
     c->n_heads = o && o->n_heads > 0 ? o->n_heads : 4; /* not visible in any shape */
-    if ((e = ti_model_config_validate(c)))
+    if ((e = ti_tfm_config_validate(c)))
         return ti_error_wrap(e, "checkpoint %s: config inferred from the shapes (heads %d%s): ", s->path,
                              c->n_heads, o && o->n_heads > 0 ? "" : " by default");
     return TI_OK;
@@ -357,13 +357,13 @@ static ti_err read_meta(ti_ckpt_meta *meta, const ckpt_src *s, int n)
 /* ---- load ---------------------------------------------------------------------------------- */
 
 /* Copy every tensor the model needs, checking name, shape, dtype and values. */
-static ti_err fill_params(ti_model *m, const ckpt_src *s)
+static ti_err fill_params(ti_tfm *m, const ckpt_src *s)
 {
     char kind_desc[96];
-    snprintf(kind_desc, sizeof kind_desc, "%s model with %d layers", ti_model_kind_name(m->cfg.kind),
+    snprintf(kind_desc, sizeof kind_desc, "%s model with %d layers", ti_tfm_arch_name(m->cfg.kind),
              m->cfg.n_layers);
     for (size_t i = 0; i < m->n_tensors; i++) {
-        const ti_model_tensor *mt = &m->tensors[i];
+        const ti_tfm_tensor *mt = &m->tensors[i];
         src_tensor t;
         if (!src_find(s, mt->name, &t))
             return ti_errorf(TI_ERR_FORMAT, "checkpoint %s: tensor '%s' missing (a %s needs it)", s->path,
@@ -394,37 +394,37 @@ static ti_err fill_params(ti_model *m, const ckpt_src *s)
         for (size_t i = 0; i < n; i++) {
             src_tensor t;
             src_at(s, i, &t);
-            if (!ti_model_find_tensor(m, t.name))
+            if (!ti_tfm_find_tensor(m, t.name))
                 return ti_errorf(TI_ERR_FORMAT, "checkpoint %s: unexpected tensor '%s' (not part of a %s)",
                                  s->path, t.name, kind_desc);
         }
     return TI_OK;
 }
 
-static ti_err load_from(ti_model **out, ti_ckpt_meta *meta, const ckpt_src *s, const ti_model_load_opts *o)
+static ti_err load_from(ti_tfm **out, ti_ckpt_meta *meta, const ckpt_src *s, const ti_tfm_load_opts *o)
 {
-    ti_model_config cfg;
+    ti_tfm_config cfg;
     ti_config_source source;
     ti_err e;
     const char *cj = src_meta(s, META_CONFIG);
     if (o && o->config) {
         cfg = *o->config;
         source = TI_CONFIG_FROM_CALLER;
-        if ((e = ti_model_config_validate(&cfg))) return ti_error_wrap(e, "checkpoint %s: ", s->path);
+        if ((e = ti_tfm_config_validate(&cfg))) return ti_error_wrap(e, "checkpoint %s: ", s->path);
     } else if (cj) {
         char label[300];
         snprintf(label, sizeof label, "%s (metadata %s)", s->path, META_CONFIG);
-        if ((e = ti_model_config_from_json(&cfg, cj, label))) return e;
+        if ((e = ti_tfm_config_from_json(&cfg, cj, label))) return e;
         source = TI_CONFIG_FROM_METADATA;
     } else {
         if ((e = infer_config(&cfg, s, o))) return e;
         source = TI_CONFIG_INFERRED;
     }
-    ti_model *m;
-    if ((e = ti_model_create(&m, &cfg))) return e;
-    if (o && o->kernels) ti_model_set_kernels(m, o->kernels);
+    ti_tfm *m;
+    if ((e = ti_tfm_create(&m, &cfg))) return e;
+    if (o && o->kernels) ti_tfm_set_kernels(m, o->kernels);
     e = fill_params(m, s);
-    if (!e && !(o && o->no_pack)) e = ti_model_pack(m);
+    if (!e && !(o && o->no_pack)) e = ti_tfm_pack(m);
     if (!e && meta) {
         memset(meta, 0, sizeof *meta);
         meta->config = cfg;
@@ -433,14 +433,14 @@ static ti_err load_from(ti_model **out, ti_ckpt_meta *meta, const ckpt_src *s, c
         if (e) ti_ckpt_meta_free(meta);
     }
     if (e) {
-        ti_model_destroy(m);
+        ti_tfm_destroy(m);
         return e;
     }
     *out = m;
     return TI_OK;
 }
 
-ti_err ti_model_load(ti_model **out, ti_ckpt_meta *meta, const char *path, const ti_model_load_opts *opts)
+ti_err ti_tfm_load(ti_tfm **out, ti_ckpt_meta *meta, const char *path, const ti_tfm_load_opts *opts)
 {
     if (!out || !path) return ti_errorf(TI_ERR_INVALID_ARG, "checkpoint load: NULL argument");
     *out = NULL;

@@ -1,6 +1,6 @@
 /* Safe pickle subset for torch.save state dicts (see pickle.h).  Opcode semantics follow
  * CPython's Lib/pickletools.py documentation; only data-building opcodes exist here. */
-#include "model/pickle.h"
+#include "formats/pickle.h"
 
 #include <inttypes.h>
 #include <stdarg.h>

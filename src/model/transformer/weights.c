@@ -5,7 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "model/model_internal.h"
+#include "model/transformer/tfm_internal.h"
 #include "tickinfer/alloc.h"
 
 /* ---- tensor table ---------------------------------------------------------------------- */
@@ -48,7 +48,7 @@ static const tensor_spec HEAD[] = {{MW_HEADLN_W, "head.0.weight", S_C}, {MW_HEAD
 
 #define N_OF(a) (sizeof(a) / sizeof((a)[0]))
 
-static void resolve_shape(ti_model_tensor *t, int code, const ti_model_config *c)
+static void resolve_shape(ti_tfm_tensor *t, int code, const ti_tfm_config *c)
 {
     const int64_t C = c->d_model, D = c->d_ff, F = c->n_features;
     int64_t s[3] = {0, 0, 0};
@@ -78,10 +78,10 @@ static void resolve_shape(ti_model_tensor *t, int code, const ti_model_config *c
     t->decay = nd == 2;
 }
 
-static void add_tensors(ti_model *m, const tensor_spec *spec, size_t n, int layer, size_t *off)
+static void add_tensors(ti_tfm *m, const tensor_spec *spec, size_t n, int layer, size_t *off)
 {
     for (size_t i = 0; i < n; i++) {
-        ti_model_tensor *t = &m->tensors[m->n_tensors++];
+        ti_tfm_tensor *t = &m->tensors[m->n_tensors++];
         snprintf(t->name, sizeof t->name, spec[i].name, layer);
         resolve_shape(t, spec[i].shape, &m->cfg);
         t->offset = *off;
@@ -91,10 +91,10 @@ static void add_tensors(ti_model *m, const tensor_spec *spec, size_t n, int laye
     }
 }
 
-ti_err model_build_table(ti_model *m)
+ti_err model_build_table(ti_tfm *m)
 {
-    const ti_model_config *c = &m->cfg;
-    const int tiny = c->kind == TI_MODEL_TINYRV;
+    const ti_tfm_config *c = &m->cfg;
+    const int tiny = c->kind == TI_TFM_TINYRV;
     const size_t n_pre = tiny ? N_OF(TINYRV_PRE) : N_OF(CAUSAL_PRE);
     const size_t n_layer = tiny ? N_OF(TINYRV_LAYER) : N_OF(CAUSAL_LAYER);
     const size_t n = n_pre + n_layer * (size_t)c->n_layers + N_OF(HEAD);
@@ -113,42 +113,42 @@ ti_err model_build_table(ti_model *m)
 
 /* ---- create / destroy / accessors ----------------------------------------------------- */
 
-static void drop_packs(ti_model *m)
+static void drop_packs(ti_tfm *m)
 {
     ti_free_aligned(m->packed);
     m->packed = NULL;
     m->packed_floats = 0;
 }
 
-ti_err ti_model_create(ti_model **out, const ti_model_config *cfg)
+ti_err ti_tfm_create(ti_tfm **out, const ti_tfm_config *cfg)
 {
     if (!out) return ti_errorf(TI_ERR_INVALID_ARG, "model create: out is NULL");
     *out = NULL;
-    ti_err e = ti_model_config_validate(cfg);
+    ti_err e = ti_tfm_config_validate(cfg);
     if (e) return e;
-    ti_model *m = calloc(1, sizeof *m);
+    ti_tfm *m = calloc(1, sizeof *m);
     if (!m) return ti_errorf(TI_ERR_NOMEM, "model create: out of memory");
     m->cfg = *cfg;
     m->k = ti_kernels_best();
     if ((e = model_build_table(m))) {
-        ti_model_destroy(m);
+        ti_tfm_destroy(m);
         return e;
     }
     m->params = ti_calloc_aligned(m->n_params, sizeof(float), TI_CACHELINE);
     m->packs = calloc((size_t)cfg->n_layers, sizeof *m->packs);
     if (!m->params || !m->packs) {
-        ti_model_destroy(m);
-        return ti_errorf(TI_ERR_NOMEM, "model create: %zu parameters", ti_model_config_n_params(cfg));
+        ti_tfm_destroy(m);
+        return ti_errorf(TI_ERR_NOMEM, "model create: %zu parameters", ti_tfm_config_n_params(cfg));
     }
     /* ALiBi slopes as the reference computes them for any H: 2^(-8 (h+1) / H) */
-    if (cfg->kind == TI_MODEL_RV_CAUSAL)
+    if (cfg->kind == TI_TFM_RV_CAUSAL)
         for (int h = 0; h < cfg->n_heads; h++)
             m->alibi[h] = (float)exp2(-8.0 * (h + 1) / cfg->n_heads);
     *out = m;
     return TI_OK;
 }
 
-void ti_model_destroy(ti_model *m)
+void ti_tfm_destroy(ti_tfm *m)
 {
     if (!m) return;
     drop_packs(m);
@@ -159,37 +159,37 @@ void ti_model_destroy(ti_model *m)
     free(m);
 }
 
-const ti_model_config *ti_model_get_config(const ti_model *m) { return &m->cfg; }
-size_t ti_model_n_params(const ti_model *m) { return m->n_params; }
-const float *ti_model_params(const ti_model *m) { return m->params; }
-size_t ti_model_tensor_count(const ti_model *m) { return m->n_tensors; }
-int ti_model_is_packed(const ti_model *m) { return m->packed != NULL; }
-const ti_kernels *ti_model_kernels(const ti_model *m) { return m->k; }
+const ti_tfm_config *ti_tfm_get_config(const ti_tfm *m) { return &m->cfg; }
+size_t ti_tfm_n_params(const ti_tfm *m) { return m->n_params; }
+const float *ti_tfm_params(const ti_tfm *m) { return m->params; }
+size_t ti_tfm_tensor_count(const ti_tfm *m) { return m->n_tensors; }
+int ti_tfm_is_packed(const ti_tfm *m) { return m->packed != NULL; }
+const ti_kernels *ti_tfm_kernels(const ti_tfm *m) { return m->k; }
 
-const float *ti_model_alibi(const ti_model *m)
+const float *ti_tfm_alibi(const ti_tfm *m)
 {
-    return m->cfg.kind == TI_MODEL_RV_CAUSAL ? m->alibi : NULL;
+    return m->cfg.kind == TI_TFM_RV_CAUSAL ? m->alibi : NULL;
 }
 
-float *ti_model_params_mut(ti_model *m)
+float *ti_tfm_params_mut(ti_tfm *m)
 {
     drop_packs(m);
     return m->params;
 }
 
-const ti_model_tensor *ti_model_tensor_at(const ti_model *m, size_t i)
+const ti_tfm_tensor *ti_tfm_tensor_at(const ti_tfm *m, size_t i)
 {
     return i < m->n_tensors ? &m->tensors[i] : NULL;
 }
 
-const ti_model_tensor *ti_model_find_tensor(const ti_model *m, const char *name)
+const ti_tfm_tensor *ti_tfm_find_tensor(const ti_tfm *m, const char *name)
 {
     for (size_t i = 0; name && i < m->n_tensors; i++)
         if (strcmp(m->tensors[i].name, name) == 0) return &m->tensors[i];
     return NULL;
 }
 
-void ti_model_set_kernels(ti_model *m, const ti_kernels *k)
+void ti_tfm_set_kernels(ti_tfm *m, const ti_kernels *k)
 {
     if (!k) k = ti_kernels_best();
     if (k != m->k) drop_packs(m);
@@ -234,12 +234,12 @@ static void fill_const(float *p, size_t n, float v)
     for (size_t i = 0; i < n; i++) p[i] = v;
 }
 
-void ti_model_init(ti_model *m, uint64_t seed)
+void ti_tfm_init(ti_tfm *m, uint64_t seed)
 {
     drop_packs(m);
     init_rng r = {seed ^ 0x7469636B696E6665ull};
-    const ti_model_config *c = &m->cfg;
-    const int tiny = c->kind == TI_MODEL_TINYRV;
+    const ti_tfm_config *c = &m->cfg;
+    const int tiny = c->kind == TI_TFM_TINYRV;
     const double C = c->d_model, D = c->d_ff;
     float *p = m->params;
     /* nn.Linear: kaiming_uniform(a=sqrt(5)) on the weight = U(+-1/sqrt(fan_in)), bias too */
@@ -287,13 +287,13 @@ static size_t reserve(size_t *total, const ti_kernels *k, int N, int K)
     return off;
 }
 
-ti_err ti_model_pack(ti_model *m)
+ti_err ti_tfm_pack(ti_tfm *m)
 {
     drop_packs(m);
     const ti_kernels *k = m->k;
-    const ti_model_config *c = &m->cfg;
+    const ti_tfm_config *c = &m->cfg;
     const int C = c->d_model, D = c->d_ff, L = c->n_layers;
-    const int tiny = c->kind == TI_MODEL_TINYRV;
+    const int tiny = c->kind == TI_TFM_TINYRV;
     size_t total = 0;
     m->proj_pack = reserve(&total, k, C, c->n_features);
     for (int l = 0; l < L; l++) {

@@ -9,8 +9,8 @@
 #include <unistd.h>
 
 #include "harness.h"
-#include "model/pickle.h"
-#include "model/pt_zip_build.h"
+#include "formats/pickle.h"
+#include "formats/pt_zip_build.h"
 #include "tickinfer/fileio.h"
 #include "tickinfer/safetensors.h"
 #include "tickinfer/torch_pt.h"
