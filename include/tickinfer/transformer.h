@@ -27,8 +27,8 @@
  * Training: create the run state with TI_RS_TRAINING; forward keeps what backward needs
  * (matmuls without fused activation, layer-norm statistics, attention log-sum-exp);
  * ti_tfm_backward then ADDS the parameter gradients of sum(y * dy) into `grads`. */
-#ifndef TICKINFER_MODEL_H
-#define TICKINFER_MODEL_H
+#ifndef TICKINFER_TRANSFORMER_H
+#define TICKINFER_TRANSFORMER_H
 
 #include <stddef.h>
 #include <stdint.h>

@@ -2,6 +2,7 @@
  * TinyRV (CLS, fixed window) and the causal ALiBi model (an output per position, a native
  * KV-cache step).  Files: safetensors, PyTorch .pt, ONNX (through src/onnx/). */
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
