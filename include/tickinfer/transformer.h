@@ -231,6 +231,15 @@ typedef struct ti_tfm_load_opts {
 ti_err ti_tfm_load(ti_tfm **out, ti_ckpt_meta *meta, const char *path,
                      const ti_tfm_load_opts *opts);
 
+/* The transformer behind a generic model (include/tickinfer/model.h), or NULL if the
+ * model is of another kind: for code that needs the transformer itself (the trade stream
+ * engine's KV caches, ONNX export). */
+struct ti_model;
+const ti_tfm *ti_tfm_of_model(const struct ti_model *m);
+/* A generic model around t (taken: freed with the model, even on error); meta (copied,
+ * may be NULL) gives its feature names and normalisation. */
+ti_err ti_model_from_tfm(struct ti_model **out, ti_tfm *t, const ti_ckpt_meta *meta, float rv_scale);
+
 #ifdef __cplusplus
 }
 #endif

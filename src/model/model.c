@@ -2,6 +2,7 @@
  * window adapter.  See include/tickinfer/model.h.  No kind's math lives here. */
 #include "tickinfer/model.h"
 
+#include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -138,15 +139,22 @@ ti_err ti_model_open(ti_model **out, const char *path, const ti_model_opts *opts
     } else {
         uint8_t head[512];
         size_t n = 0;
+        /* An unreadable file is still handed to the kind its name suggests, whose loader
+         * then says what is wrong in its own words. */
         FILE *f = fopen(path, "rb");
-        if (!f) return ti_errorf(TI_ERR_IO, "model %s: cannot open it", path);
-        n = fread(head, 1, sizeof head, f);
-        fclose(f);
+        const int open_errno = f ? 0 : errno;
+        if (f) {
+            n = fread(head, 1, sizeof head, f);
+            fclose(f);
+        }
         int best = 0;
         for (int i = 0; kinds[i]; i++) {
             int s = kinds[i]->probe(path, head, n);
             if (s > best) best = s, ops = kinds[i];
         }
+        if (!ops && open_errno)
+            return ti_errorf(open_errno == ENOENT ? TI_ERR_NOT_FOUND : TI_ERR_IO, "model %s: cannot open it: %s", path,
+                             strerror(open_errno));
         if (!ops)
             return ti_errorf(TI_ERR_FORMAT,
                              "model %s: not a model file tickinfer reads (safetensors, PyTorch .pt, ONNX, "

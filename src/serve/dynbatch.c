@@ -15,16 +15,16 @@ typedef struct worker {
     struct sv_dynbatch *b;
     pthread_t thread;
     int started;
-    ti_runstate *rs;
+    ti_ctx *ctx;     /* the model's run context for max_batch rows */
     ti_pool *pool;   /* intra-op threads of this worker's forwards; NULL: none */
     float *x, *y;    /* [max_batch, context, F], [max_batch, context] */
     sv_job **taken;  /* [max_batch] jobs of the current batch */
 } worker;
 
 struct sv_dynbatch {
-    const ti_tfm *m;
+    const ti_model *m;
     sv_dynbatch_opts o;
-    int F, context, per_step; /* per_step: y has T values per row (causal) */
+    int F, context, per_step, fixed; /* per_step: y has T values per row (causal); fixed: T == context */
     pthread_mutex_t mu;
     pthread_cond_t cv;
     sv_job *head, *tail;
@@ -53,7 +53,7 @@ static void run_alone(worker *w, sv_job *j)
     j->t_start_ns = ti_now_ns();
     for (int r0 = 0; r0 < j->B && !e; r0 += b->o.max_batch) {
         int n = j->B - r0 < b->o.max_batch ? j->B - r0 : b->o.max_batch;
-        e = ti_tfm_forward(b->m, w->rs, j->y + (size_t)r0 * ys, j->x + (size_t)r0 * xs, n, j->T, w->pool);
+        e = ti_ctx_forward(w->ctx, j->y + (size_t)r0 * ys, j->x + (size_t)r0 * xs, n, j->T, w->pool);
         atomic_fetch_add(&b->executions, 1);
     }
     j->batch_rows = j->B < b->o.max_batch ? j->B : b->o.max_batch;
@@ -144,7 +144,7 @@ static void *worker_main(void *arg)
                 memcpy(w->x + off * xs, w->taken[k]->x, (size_t)w->taken[k]->B * xs * sizeof(float));
                 off += (size_t)w->taken[k]->B;
             }
-            ti_err e = ti_tfm_forward(b->m, w->rs, w->y, w->x, rows, T, w->pool);
+            ti_err e = ti_ctx_forward(w->ctx, w->y, w->x, rows, T, w->pool);
             atomic_fetch_add(&b->executions, 1);
             const char *msg = e ? ti_errmsg() : "";
             off = 0;
@@ -164,7 +164,7 @@ static void *worker_main(void *arg)
 
 static void worker_free(worker *w)
 {
-    ti_runstate_destroy(w->rs);
+    ti_ctx_destroy(w->ctx);
     ti_pool_destroy(w->pool);
     ti_free_aligned(w->x);
     ti_free_aligned(w->y);
@@ -188,7 +188,7 @@ void sv_dynbatch_destroy(sv_dynbatch *b)
     free(b);
 }
 
-ti_err sv_dynbatch_create(sv_dynbatch **out, const ti_tfm *m, const sv_dynbatch_opts *o)
+ti_err sv_dynbatch_create(sv_dynbatch **out, const ti_model *m, const sv_dynbatch_opts *o)
 {
     *out = NULL;
     if (!m || !o || o->n_workers < 1 || o->n_workers > 256 || o->max_batch < 1 || o->max_batch > 4096 ||
@@ -196,14 +196,19 @@ ti_err sv_dynbatch_create(sv_dynbatch **out, const ti_tfm *m, const sv_dynbatch_
         o->preferred_batch > o->max_batch || o->intra_op_threads < 0 || o->intra_op_threads > 1024)
         return ti_errorf(TI_ERR_INVALID_ARG, "batcher: need 1..256 workers, max_batch 1..4096, delay 0..10 s, "
                                              "preferred_batch 0..max_batch, intra_op_threads 0..1024");
+    const ti_model_info *mi = ti_model_get_info(m);
+    if (mi->n_inputs != 1 || mi->n_outputs != 1 || (!mi->per_step && mi->outputs[0].ndim != 1))
+        return ti_errorf(TI_ERR_UNSUPPORTED, "batcher: a %s model with %d inputs / %d outputs (or [B,k] outputs) is not "
+                                             "served yet: one input x [B,T,F] and one output y [B] or [B,T]",
+                         mi->kind, mi->n_inputs, mi->n_outputs);
     sv_dynbatch *b = calloc(1, sizeof *b);
     if (!b) return ti_errorf(TI_ERR_NOMEM, "batcher: out of memory");
-    const ti_tfm_config *cfg = ti_tfm_get_config(m);
     b->m = m;
     b->o = *o;
-    b->F = cfg->n_features;
-    b->context = cfg->context;
-    b->per_step = cfg->kind == TI_TFM_RV_CAUSAL;
+    b->F = mi->n_features;
+    b->context = mi->context;
+    b->per_step = mi->per_step;
+    b->fixed = mi->fixed_context;
     pthread_mutex_init(&b->mu, NULL);
     pthread_condattr_t ca;
     pthread_condattr_init(&ca);
@@ -220,7 +225,7 @@ ti_err sv_dynbatch_create(sv_dynbatch **out, const ti_tfm *m, const sv_dynbatch_
     for (int i = 0; i < o->n_workers && !e; i++) {
         worker *w = &b->w[i];
         w->b = b;
-        e = ti_runstate_create(&w->rs, m, o->max_batch, 0, 0);
+        e = ti_ctx_create(&w->ctx, m, o->max_batch);
         if (!e && o->intra_op_threads > 1) e = ti_pool_create(&w->pool, o->intra_op_threads);
         if (e) break;
         w->x = ti_malloc_aligned(rows * T * (size_t)b->F * sizeof(float), 64);
@@ -243,7 +248,7 @@ ti_err sv_dynbatch_create(sv_dynbatch **out, const ti_tfm *m, const sv_dynbatch_
 
 ti_err sv_dynbatch_submit(sv_dynbatch *b, sv_job *j)
 {
-    if (j->B < 1 || j->T < 1 || j->T > b->context || (!b->per_step && j->T != b->context))
+    if (j->B < 1 || j->T < 1 || j->T > b->context || (b->fixed && j->T != b->context))
         return ti_errorf(TI_ERR_INVALID_ARG, "batcher: job B=%d T=%d invalid for context %d", j->B, j->T, b->context);
     j->next = NULL;
     j->t_enqueue_ns = ti_now_ns();

@@ -14,7 +14,7 @@
 
 #include <stdint.h>
 
-#include "tickinfer/transformer.h"
+#include "tickinfer/model.h"
 
 typedef struct sv_job sv_job;
 struct sv_job {
@@ -43,7 +43,7 @@ typedef struct sv_dynbatch_opts {
 typedef struct sv_dynbatch sv_dynbatch;
 
 /* The model must outlive the batcher.  Allocates every run state and batch buffer now. */
-ti_err sv_dynbatch_create(sv_dynbatch **out, const ti_tfm *m, const sv_dynbatch_opts *o);
+ti_err sv_dynbatch_create(sv_dynbatch **out, const ti_model *m, const sv_dynbatch_opts *o);
 /* Finishes queued jobs, then joins the workers. */
 void sv_dynbatch_destroy(sv_dynbatch *b);
 /* Queue a job (B >= 1, 1 <= T <= context, TinyRV: T == context).  TI_ERR_STATE if the

@@ -11,7 +11,7 @@
 ti_err sv_check_shape(sv_request *r, int ndim, const int64_t *shape)
 {
     const sv_model_entry *m = r->model;
-    const ti_tfm_config *c = m->cfg;
+    const ti_model_info *c = m->info;
     int64_t B, T, F;
     if (ndim == 3) B = shape[0], T = shape[1], F = shape[2];
     else if (ndim == 2) B = 1, T = shape[0], F = shape[1];
@@ -20,9 +20,9 @@ ti_err sv_check_shape(sv_request *r, int ndim, const int64_t *shape)
     if (F != c->n_features)
         return ti_errorf(TI_ERR_FORMAT, "input has %lld features per step, model '%s' expects %d", (long long)F, m->name,
                          c->n_features);
-    if (m->per_step ? (T < 1 || T > c->context) : T != c->context)
+    if (c->fixed_context ? T != c->context : (T < 1 || T > c->context))
         return ti_errorf(TI_ERR_FORMAT, "input has %lld steps, model '%s' needs %s%d", (long long)T, m->name,
-                         m->per_step ? "1.." : "exactly ", c->context);
+                         c->fixed_context ? "exactly " : "1..", c->context);
     if (B < 1 || B > r->srv->cfg.max_request_rows)
         return ti_errorf(TI_ERR_FORMAT, "batch of %lld rows exceeds max_request_rows %d", (long long)B,
                          r->srv->cfg.max_request_rows);
@@ -34,15 +34,7 @@ ti_err sv_check_shape(sv_request *r, int ndim, const int64_t *shape)
 void sv_normalise(sv_request *r, int normalised)
 {
     const sv_model_entry *m = r->model;
-    int F = m->cfg->n_features;
-    if (m->normalise && !normalised) {
-        size_t rows = (size_t)r->B * (size_t)r->T;
-        const float *mu = m->meta.mean, *sd = m->meta.std;
-        for (size_t i = 0; i < rows; i++) {
-            float *x = r->x + i * (size_t)F;
-            for (int f = 0; f < F; f++) x[f] = (x[f] - mu[f]) / sd[f];
-        }
-    }
+    if (m->normalise && !normalised) ti_model_normalise(m->model, r->x, (size_t)r->B * (size_t)r->T);
 }
 
 static ti_err check_and_normalise(sv_request *r, int ndim, const int64_t *shape, int normalised)
@@ -60,7 +52,7 @@ static int query_flag(sv_request *r, const char *name)
 
 ti_err sv_predict_parse_json(sv_request *r)
 {
-    const ti_tfm_config *c = r->model->cfg;
+    const ti_model_info *c = r->model->info;
     size_t max_vals = (size_t)r->srv->cfg.max_request_rows * (size_t)c->context * (size_t)c->n_features;
     size_t x_cap = r->body.len / 2 + 1 < max_vals ? r->body.len / 2 + 1 : max_vals;
     ti_err e = sv_request_reserve(r, x_cap, 0);
@@ -95,7 +87,7 @@ ti_err sv_predict_parse_npy(sv_request *r)
     int64_t shape[3];
     for (int i = 0; i < v.ndim; i++) shape[i] = v.shape[i];
     /* Check the shape before converting: it bounds the size of x. */
-    size_t max_vals = (size_t)r->srv->cfg.max_request_rows * (size_t)r->model->cfg->context * (size_t)r->model->cfg->n_features;
+    size_t max_vals = (size_t)r->srv->cfg.max_request_rows * (size_t)r->model->info->context * (size_t)r->model->info->n_features;
     if (v.count > max_vals) return ti_errorf(TI_ERR_FORMAT, "predict_np: array of %zu values exceeds the limit %zu", v.count, max_vals);
     if ((e = sv_request_reserve(r, v.count, 0))) return e;
     if ((e = ti_npy_to_f32(r->x, &v))) return ti_error_wrap(e, "predict_np: ");

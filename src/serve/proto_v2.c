@@ -113,7 +113,7 @@ static ti_err parse_request_params(sv_request *r, sv_jr *jr, int *normalised)
 
 ti_err sv_v2_parse_infer(sv_request *r, const char *body, size_t len, size_t header_len)
 {
-    const ti_tfm_config *cfg = r->model->cfg;
+    const ti_model_info *cfg = r->model->info;
     size_t json_len = header_len ? header_len : len;
     size_t max_vals = (size_t)r->srv->cfg.max_request_rows * (size_t)cfg->context * (size_t)cfg->n_features;
     /* A JSON number takes at least 2 bytes with its separator; binary data at least 4. */
@@ -222,23 +222,45 @@ ti_err sv_v2_write_infer(sv_request *r)
     return e;
 }
 
+/* [d0,d1,...] of a tensor description, from dimension `first` on. */
+ti_err sv_write_dims(sv_sbuf *o, const ti_tensor_desc *d, int first)
+{
+    ti_err e = sv_sbuf_puts(o, "[");
+    for (int k = first; !e && k < d->ndim; k++) e = sv_sbuf_printf(o, "%s%lld", k > first ? "," : "", (long long)d->shape[k]);
+    return e ? e : sv_sbuf_puts(o, "]");
+}
+
+/* "inputs":[...] / "outputs":[...] of the v2 metadata, from the model's descriptions. */
+static ti_err write_tensors(sv_sbuf *o, const char *key, const ti_tensor_desc *d, int n)
+{
+    ti_err e = sv_sbuf_printf(o, "\"%s\":[", key);
+    for (int i = 0; !e && i < n; i++) {
+        e = sv_sbuf_printf(o, "%s{\"name\":", i ? "," : "");
+        if (!e) e = sv_sbuf_json_str(o, d[i].name);
+        if (!e) e = sv_sbuf_printf(o, ",\"datatype\":\"%s\",\"shape\":", ti_dtype_name(d[i].dtype));
+        if (!e) e = sv_write_dims(o, &d[i], 0);
+        if (!e) e = sv_sbuf_puts(o, "}");
+    }
+    return e ? e : sv_sbuf_puts(o, "]");
+}
+
 ti_err sv_v2_write_model_meta(sv_request *r, const sv_model_entry *m)
 {
     sv_sbuf *o = &r->out;
-    const ti_tfm_config *c = m->cfg;
+    const ti_model_info *c = m->info;
     ti_err e = sv_sbuf_puts(o, "{\"name\":");
     if (!e) e = sv_sbuf_json_str(o, m->name);
+    if (!e) e = sv_sbuf_printf(o, ",\"versions\":[\"%d\"],\"platform\":\"tickinfer_%s\",", m->version, c->arch);
+    if (!e) e = write_tensors(o, "inputs", c->inputs, c->n_inputs);
+    if (!e) e = sv_sbuf_puts(o, ",");
+    if (!e) e = write_tensors(o, "outputs", c->outputs, c->n_outputs);
     if (!e)
-        e = sv_sbuf_printf(o, ",\"versions\":[\"%d\"],\"platform\":\"tickinfer_%s\","
-                              "\"inputs\":[{\"name\":\"x\",\"datatype\":\"FP32\",\"shape\":[-1,%d,%d]}],"
-                              "\"outputs\":[{\"name\":\"y\",\"datatype\":\"FP32\",\"shape\":%s}],"
-                              "\"parameters\":{\"context\":%d,\"normalised_by_server\":%s,\"features\":[",
-                           m->version, ti_tfm_arch_name(c->kind), m->per_step ? -1 : c->context, c->n_features,
-                           m->per_step ? "[-1,-1]" : "[-1]", c->context, m->normalise ? "true" : "false");
-    for (int i = 0; !e && m->meta.feature_names && i < m->meta.n_features; i++) {
+        e = sv_sbuf_printf(o, ",\"parameters\":{\"context\":%d,\"normalised_by_server\":%s,\"features\":[",
+                           c->context, m->normalise ? "true" : "false");
+    for (int i = 0; !e && m->norm->feature_names && i < m->norm->n_features; i++) {
         if (i) e = sv_sbuf_puts(o, ",");
-        if (!e) e = sv_sbuf_json_str(o, m->meta.feature_names[i]);
+        if (!e) e = sv_sbuf_json_str(o, m->norm->feature_names[i]);
     }
-    if (!e) e = sv_sbuf_puts(o, "]}}");
+    if (!e) e = sv_sbuf_printf(o, "],\"kind\":\"%s\"}}", c->kind);
     return e;
 }

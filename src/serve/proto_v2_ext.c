@@ -14,7 +14,7 @@
 ti_err sv_v2_write_model_config(sv_request *r, const sv_model_entry *m)
 {
     const ti_server_config *sc = &r->srv->cfg;
-    const ti_tfm_config *c = m->cfg;
+    const ti_model_info *c = m->info;
     sv_sbuf *o = &r->out;
     int preferred = sc->preferred_batch > 0 ? sc->preferred_batch : sc->max_batch;
     ti_err e = sv_sbuf_puts(o, "{\"name\":");
@@ -24,9 +24,10 @@ ti_err sv_v2_write_model_config(sv_request *r, const sv_model_entry *m)
                            ",\"platform\":\"tickinfer_%s\",\"backend\":\"tickinfer\","
                            "\"version_policy\":{\"latest\":{\"num_versions\":1}},\"max_batch_size\":%d,"
                            "\"input\":[{\"name\":\"x\",\"data_type\":\"TYPE_FP32\",\"format\":\"FORMAT_NONE\","
-                           "\"dims\":[%d,%d],\"optional\":false}],",
-                           ti_tfm_arch_name(c->kind), sc->max_request_rows, m->per_step ? -1 : c->context,
-                           c->n_features);
+                           "\"dims\":",
+                           c->arch, sc->max_request_rows);
+    if (!e) e = sv_write_dims(o, &c->inputs[0], 1); /* Triton's dims leave out the batch */
+    if (!e) e = sv_sbuf_puts(o, ",\"optional\":false}],");
     /* TinyRV answers one value per row: dims [1] reshaped to [] (Triton's idiom for [B]). */
     if (!e)
         e = sv_sbuf_puts(o, m->per_step ? "\"output\":[{\"name\":\"y\",\"data_type\":\"TYPE_FP32\",\"dims\":[-1]}],"

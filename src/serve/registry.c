@@ -6,7 +6,7 @@
 #include <string.h>
 
 #include "tickinfer/alloc.h"
-#include "tickinfer/safetensors.h"
+#include "tickinfer/transformer.h"
 
 ti_err sv_entry_load(sv_model_entry **out, const char *name, const char *path, int version,
                      const sv_dynbatch_opts *bo, ti_kv_dtype stream_kv)
@@ -25,38 +25,36 @@ ti_err sv_entry_load(sv_model_entry **out, const char *name, const char *path, i
     snprintf(e->path, sizeof e->path, "%s", path);
     e->version = version;
     atomic_init(&e->refs, 1);
-    ti_err err = ti_tfm_load(&e->model, &e->meta, path, NULL);
+    ti_err err = ti_model_open(&e->model, path, NULL);
     if (err) {
         free(e);
         return ti_error_wrap(err, "serve: model '%s': ", name);
     }
-    e->cfg = ti_tfm_get_config(e->model);
-    e->per_step = e->cfg->kind == TI_TFM_RV_CAUSAL;
-    e->normalise = e->meta.mean && e->meta.std && e->meta.n_features == e->cfg->n_features;
-    if (e->normalise)
-        for (int i = 0; i < e->meta.n_features; i++)
-            if (!(e->meta.std[i] > 0)) e->normalise = 0; /* a zero std cannot be applied */
-    e->rv_scale = 1.0f;
-    ti_safetensors *st = NULL;
-    if (ti_safetensors_open(&st, path) == TI_OK) { /* .pt files have no metadata: keep 1 */
-        const char *v = ti_safetensors_meta(st, "rv_scale");
-        float f = v ? strtof(v, NULL) : 0.0f;
-        if (f > 0 && f < 1e6f) e->rv_scale = f;
-        ti_safetensors_close(st);
-    }
-    ti_error_clear();
+    e->info = ti_model_get_info(e->model);
+    e->norm = ti_model_get_norm(e->model);
+    e->per_step = e->info->per_step;
+    e->normalise = ti_model_has_norm(e->model);
+    e->rv_scale = e->norm->rv_scale > 0 && e->norm->rv_scale < 1e6f ? e->norm->rv_scale : 1.0f;
     err = sv_dynbatch_create(&e->batcher, e->model, bo);
-    if (!err && e->per_step) err = sv_serve_streams_create(&e->streams, e->model, &e->meta, e->rv_scale, stream_kv);
+    /* Models whose kind streams raw trades (the causal transformer) get /v1/streams. */
+    const ti_tfm *stream_model = ti_tfm_of_model(e->model);
+    if (!err && stream_model && e->per_step) {
+        const ti_ckpt_meta view = {.n_features = e->norm->n_features,
+                                   .feature_names = e->norm->feature_names,
+                                   .mean = e->norm->mean,
+                                   .std = e->norm->std};
+        err = sv_serve_streams_create(&e->streams, stream_model, &view, e->rv_scale, stream_kv);
+    }
     if (!err) {
         /* Warm-up: page in the weights and run states before the first request. */
-        int T = e->cfg->context, F = e->cfg->n_features;
+        int T = e->info->context, F = e->info->n_features;
         float *x = ti_calloc_aligned((size_t)T * (size_t)F, sizeof(float), 64);
-        float *y = ti_calloc_aligned((size_t)T, sizeof(float), 64);
-        ti_runstate *rs = NULL;
+        float *y = ti_calloc_aligned((size_t)T * 64, sizeof(float), 64);
+        ti_ctx *ctx = NULL;
         if (!x || !y) err = ti_errorf(TI_ERR_NOMEM, "serve: out of memory for warm-up");
-        if (!err) err = ti_runstate_create(&rs, e->model, 1, 0, 0);
-        if (!err) err = ti_tfm_forward(e->model, rs, y, x, 1, T, NULL);
-        ti_runstate_destroy(rs);
+        if (!err) err = ti_ctx_create(&ctx, e->model, 1);
+        if (!err) err = ti_ctx_forward(ctx, y, x, 1, T, NULL);
+        ti_ctx_destroy(ctx);
         ti_free_aligned(x);
         ti_free_aligned(y);
     }
@@ -76,8 +74,7 @@ void sv_entry_unref(sv_model_entry *e)
     if (!e || atomic_fetch_sub(&e->refs, 1) != 1) return;
     sv_dynbatch_destroy(e->batcher);
     sv_serve_streams_destroy(e->streams);
-    ti_tfm_destroy(e->model);
-    ti_ckpt_meta_free(&e->meta);
+    ti_model_free(e->model);
     free(e);
 }
 

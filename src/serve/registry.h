@@ -14,7 +14,7 @@
 
 #include "serve/dynbatch.h"
 #include "serve/streams.h"
-#include "tickinfer/transformer.h"
+#include "tickinfer/model.h"
 
 #define SV_REG_MAX_MODELS 64
 #define SV_REG_MAX_PATH 1024
@@ -23,11 +23,11 @@ typedef struct sv_model_entry {
     char name[TI_MODEL_MAX_NAME];
     char path[SV_REG_MAX_PATH];
     int version;          /* 1, 2, ... each load of the same name */
-    ti_tfm *model;
-    ti_ckpt_meta meta;    /* feature names, mean/std (may be absent) */
+    ti_model *model;      /* any kind (include/tickinfer/model.h) */
+    const ti_model_info *info;
+    const ti_model_norm *norm; /* feature names, mean/std (may be absent), rv_scale */
     int normalise;        /* 1 if mean/std present: inputs are raw features */
-    const ti_tfm_config *cfg;
-    int per_step;         /* causal: y [B,T]; TinyRV: y [B] */
+    int per_step;         /* y [B,T] (causal transformer); else y [B] */
     sv_dynbatch *batcher;
     sv_serve_streams *streams; /* causal models: /v1/streams (NULL for TinyRV) */
     float rv_scale;            /* safetensors metadata "rv_scale", else 1 */

@@ -95,6 +95,8 @@ ti_err sv_request_reserve(sv_request *r, size_t n_x, size_t n_y);
 ti_err sv_v2_parse_infer(sv_request *r, const char *body, size_t len, size_t header_len);
 ti_err sv_v2_write_infer(sv_request *r);
 ti_err sv_v2_write_model_meta(sv_request *r, const sv_model_entry *e);
+/* [d0,d1,...] of a tensor description from dimension `first` on (v2 metadata, Triton config). */
+ti_err sv_write_dims(sv_sbuf *o, const ti_tensor_desc *d, int first);
 /* proto_v2_ext.c: Triton's model configuration and statistics extensions; stats of every
  * loaded model when e is NULL. */
 ti_err sv_v2_write_model_config(sv_request *r, const sv_model_entry *e);

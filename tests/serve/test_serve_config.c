@@ -36,7 +36,7 @@ TI_TEST(config_file_sets_server_and_models)
     TI_CHECK_OK(ti_server_add_config_models(s, p));
     sv_model_entry *a = sv_registry_get(&s->reg, "a", 0);
     sv_model_entry *stem = sv_registry_get(&s->reg, "rv_causal_optiver", 0);
-    TI_CHECK(a && stem && a->version == 1 && a->cfg->n_features == 12);
+    TI_CHECK(a && stem && a->version == 1 && a->info->n_features == 12);
     sv_entry_unref(a);
     sv_entry_unref(stem);
     ti_server_destroy(s);

@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include "harness.h"
+#include "tickinfer/transformer.h"
 #include "serve/dynbatch.h"
 #include "serve/json_read.h"
 #include "serve/sbuf.h"
@@ -202,9 +203,11 @@ TI_TEST(dynbatch_answers_each_job)
     TI_CHECK(m != NULL);
     if (!m) return;
     enum { J = 24, F = 12, TMAX = 32 };
+    ti_model *gm; /* the batcher runs any kind through the generic interface; gm owns m */
+    TI_CHECK_OK(ti_model_from_tfm(&gm, m, NULL, 1.0f));
     sv_dynbatch *b;
     sv_dynbatch_opts o = {2, 8, 5000, 0, 2}; /* 2 workers, each with 2 intra-op threads */
-    TI_CHECK_OK(sv_dynbatch_create(&b, m, &o));
+    TI_CHECK_OK(sv_dynbatch_create(&b, gm, &o));
     static float x[J][5 * TMAX * F], y[J][5 * TMAX], ref[5 * TMAX];
     static sv_job jobs[J];
     done_count dc;
@@ -244,7 +247,7 @@ TI_TEST(dynbatch_answers_each_job)
     sv_dynbatch_destroy(b);
     /* preferred_batch: two 1-row jobs dispatch at once instead of waiting out a 2 s delay */
     sv_dynbatch_opts po = {1, 8, 2000000, 2, 1};
-    TI_CHECK_OK(sv_dynbatch_create(&b, m, &po));
+    TI_CHECK_OK(sv_dynbatch_create(&b, gm, &po));
     sv_job p1 = {.x = x[0], .y = y[0], .B = 1, .T = 32, .done = on_done, .done_ctx = &dc};
     sv_job p2 = {.x = x[3], .y = y[3], .B = 1, .T = 32, .done = on_done, .done_ctx = &dc};
     uint64_t t0 = ti_now_ns();
@@ -260,7 +263,7 @@ TI_TEST(dynbatch_answers_each_job)
     TI_CHECK_ERR(sv_dynbatch_submit(b, &bad), TI_ERR_INVALID_ARG, "T=33");
     ti_runstate_destroy(rs);
     sv_dynbatch_destroy(b);
-    ti_tfm_destroy(m);
+    ti_model_free(gm);
 }
 
 /* Every finite float formats to a JSON number that parses back to the same float. */

@@ -27,6 +27,8 @@ static int tfm_probe(const char *path, const uint8_t *head, size_t n)
     if (ti_path_has_ext(path, ".onnx")) return 10;
     if (n >= 4 && head[0] == 'P' && head[1] == 'K' && head[2] == 3 && head[3] == 4) return 10; /* .pt zip */
     if (n >= 9 && head[8] == '{') return 5; /* safetensors: u64 header length, then JSON */
+    if (n == 0 && (ti_path_has_ext(path, ".safetensors") || ti_path_has_ext(path, ".pt") || ti_path_has_ext(path, ".pth")))
+        return 1; /* unreadable: let the loader say why */
     return 0;
 }
 
@@ -171,3 +173,22 @@ const ti_model_kind_ops ti_kind_transformer = {
     .state_step = tfm_state_step,
     .state_bytes = tfm_state_bytes,
 };
+
+const ti_tfm *ti_tfm_of_model(const ti_model *m)
+{
+    return m && ti_model_get_kind(m) == &ti_kind_transformer ? ti_model_impl(m) : NULL;
+}
+
+ti_err ti_model_from_tfm(struct ti_model **out, ti_tfm *t, const ti_ckpt_meta *meta, float rv_scale)
+{
+    ti_model_info mi;
+    memset(&mi, 0, sizeof mi);
+    fill_info(&mi, t);
+    ti_model_norm norm = {.rv_scale = rv_scale};
+    if (meta) {
+        norm.n_features = meta->n_features;
+        norm.feature_names = meta->feature_names;
+        norm.mean = meta->mean, norm.std = meta->std;
+    }
+    return ti_model_wrap(out, &ti_kind_transformer, t, &mi, &norm, ""); /* copies norm */
+}
