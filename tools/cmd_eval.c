@@ -22,7 +22,12 @@ static void usage(FILE *f)
 }
 
 /* The model must have been trained on this dataset's features and normalisation. */
-static ti_err check_compat(const ti_ckpt_meta *meta, const ti_dataset_info *in, const char *ckpt)
+typedef struct member_row {
+    const char *name;
+    double rmspe[2]; /* val, test */
+} member_row;
+
+static ti_err check_compat(const ti_model_norm *meta, const ti_dataset_info *in, const char *ckpt)
 {
     if (meta->n_features != in->n_features)
         return ti_errorf(TI_ERR_INVALID_ARG, "eval: %s expects %d features, the dataset has %d", ckpt, meta->n_features, in->n_features);
@@ -108,17 +113,18 @@ int cmd_eval(int argc, char **argv)
         snprintf(outdir, sizeof outdir, "%.*s", sl ? (int)(sl - ckpt) : 1, sl ? ckpt : ".");
     }
     ti_dataset *ds = NULL;
-    ti_tfm *m = NULL;
+    ti_model *m = NULL;
     ti_pool *pool = NULL;
-    ti_ckpt_meta meta;
-    memset(&meta, 0, sizeof meta);
     float *pred[2] = {0}, *y[2] = {0};
     size_t n[2] = {0};
     double rmspe[2] = {0}, scale = 1;
     ti_baseline_report br;
     ti_err e = ti_dataset_open(&ds, dsdir, 0);
-    if (!e) e = ti_tfm_load(&m, &meta, ckpt, NULL);
-    if (!e) e = check_compat(&meta, ti_dataset_get_info(ds), ckpt);
+    if (!e) e = ti_model_open(&m, ckpt, NULL);
+    if (!e && ti_model_get_info(m)->n_features != ti_dataset_get_info(ds)->n_features)
+        e = ti_errorf(TI_ERR_INVALID_ARG, "eval: %s expects %d features, the dataset has %d", ckpt,
+                      ti_model_get_info(m)->n_features, ti_dataset_get_info(ds)->n_features);
+    if (!e && ti_model_has_norm(m)) e = check_compat(ti_model_get_norm(m), ti_dataset_get_info(ds), ckpt);
     if (!e) e = ti_pool_create(&pool, threads);
     if (!e) e = ti_eval_fit_scale(&scale, m, ds, 8192, pool);
     for (int s = 0; s < 2 && !e; s++) {
@@ -130,6 +136,22 @@ int cmd_eval(int argc, char **argv)
         if (!e) e = ti_eval_predict(pred[s], y[s], m, ds, (ti_split)(s + 1), 0, scale, pool);
         if (!e) rmspe[s] = ti_rmspe(y[s], pred[s], n[s]);
     }
+    /* An ensemble's members, scored on test the same way (each with its own fitted scale). */
+    member_row mem[TI_IO_MAX];
+    int n_mem = 0;
+    for (int i = 0; !e && i < ti_model_n_members(m) && i < TI_IO_MAX; i++, n_mem++) {
+        const ti_model *mm = ti_model_member(m, i, &mem[i].name);
+        double ms = 1;
+        e = ti_eval_fit_scale(&ms, mm, ds, 8192, pool);
+        for (int s = 0; s < 2 && !e; s++) {
+            float *mp = malloc(sizeof(float) * (n[s] + 1)), *my = malloc(sizeof(float) * (n[s] + 1));
+            e = mp && my ? ti_eval_predict(mp, my, mm, ds, (ti_split)(s + 1), 0, ms, pool)
+                         : ti_errorf(TI_ERR_NOMEM, "eval: out of memory");
+            if (!e) mem[i].rmspe[s] = ti_rmspe(my, mp, n[s]);
+            free(mp);
+            free(my);
+        }
+    }
     if (!e) e = ti_baselines_run(&br, ds);
     if (!e) e = ti_mkdirs(outdir);
     char path[4096];
@@ -140,7 +162,11 @@ int cmd_eval(int argc, char **argv)
     if (!e) {
         const ti_dataset_info *in = ti_dataset_get_info(ds);
         char cfgjson[1024], md[8192], js[8192];
-        ti_tfm_config_to_json(cfgjson, sizeof cfgjson, ti_tfm_get_config(m));
+        const ti_tfm *tf = ti_tfm_of_model(m);
+        if (tf) ti_tfm_config_to_json(cfgjson, sizeof cfgjson, ti_tfm_get_config(tf));
+        else
+            snprintf(cfgjson, sizeof cfgjson, "{\"kind\":\"%s\",\"arch\":\"%s\",\"n_params\":%zu}", ti_model_get_info(m)->kind,
+                     ti_model_get_info(m)->arch, ti_model_get_info(m)->n_params);
         double best_base = INFINITY;
         const char *best_name = "";
         for (int i = 0; i < br.n; i++)
@@ -149,6 +175,8 @@ int cmd_eval(int argc, char **argv)
                          "# Evaluation: %s\n\nDataset `%s` (%s): val %zu, test %zu buckets. Model config: `%s`; output scale %.4f "
                          "(fitted on train).\n\n| predictor | val RMSPE | test RMSPE |\n|---|---:|---:|\n| **model** | **%.4f** | **%.4f** |\n",
                          ckpt, in->source, in->source_kind, n[0], n[1], cfgjson, scale, rmspe[0], rmspe[1]);
+        for (int i = 0; i < n_mem && k < (int)sizeof md; i++)
+            k += snprintf(md + k, sizeof md - (size_t)k, "| member `%s` | %.4f | %.4f |\n", mem[i].name, mem[i].rmspe[0], mem[i].rmspe[1]);
         for (int i = 0; i < br.n && k < (int)sizeof md; i++)
             k += snprintf(md + k, sizeof md - (size_t)k, "| %s | %.4f | %.4f |\n", br.r[i].name, br.r[i].rmspe[1], br.r[i].rmspe[2]);
         if (k < (int)sizeof md)
@@ -162,6 +190,10 @@ int cmd_eval(int argc, char **argv)
         for (int i = 0; i < br.n && j < (int)sizeof js; i++)
             j += snprintf(js + j, sizeof js - (size_t)j, "%s\n    {\"name\": \"%s\", \"val\": %.6f, \"test\": %.6f}", i ? "," : "", br.r[i].name,
                           br.r[i].rmspe[1], br.r[i].rmspe[2]);
+        if (j < (int)sizeof js) j += snprintf(js + j, sizeof js - (size_t)j, "\n  ],\n  \"members\": [");
+        for (int i = 0; i < n_mem && j < (int)sizeof js; i++)
+            j += snprintf(js + j, sizeof js - (size_t)j, "%s\n    {\"name\": \"%s\", \"val\": %.6f, \"test\": %.6f}", i ? "," : "",
+                          mem[i].name, mem[i].rmspe[0], mem[i].rmspe[1]);
         if (j < (int)sizeof js) j += snprintf(js + j, sizeof js - (size_t)j, "\n  ]\n}\n");
         if (k >= (int)sizeof md || j >= (int)sizeof js) e = ti_errorf(TI_ERR_LIMIT, "eval: report too long");
         snprintf(path, sizeof path, "%s/eval.md", outdir);
@@ -171,8 +203,7 @@ int cmd_eval(int argc, char **argv)
         if (!e) printf("%s\nreport: %s/eval.{md,json}, plot: %s/calibration.svg\n", md, outdir, outdir);
     }
     for (int s = 0; s < 2; s++) free(pred[s]), free(y[s]);
-    ti_ckpt_meta_free(&meta);
-    ti_tfm_destroy(m);
+    ti_model_free(m);
     ti_pool_destroy(pool);
     ti_dataset_close(ds);
     return e ? cli_fail("eval", e) : 0;

@@ -177,7 +177,9 @@ int cmd_kveval(int argc, char **argv)
     if (!e) e = ti_dataset_open(&ds, dsdir, 0);
     if (!e) e = ti_tfm_load(&m, &meta, ckpt, NULL);
     if (!e) e = ti_pool_create(&pool, 0);
-    if (!e) e = ti_eval_fit_scale(&scale, m, ds, KVEVAL_FIT_MAX, pool);
+    ti_model *gm = NULL; /* the generic view eval runs on */
+    if (!e) e = ti_model_borrow_tfm(&gm, m, &meta);
+    if (!e) e = ti_eval_fit_scale(&scale, gm, ds, KVEVAL_FIT_MAX, pool);
     size_t cap = 0;
     if (!e) {
         const uint32_t *idx;
@@ -190,7 +192,7 @@ int cmd_kveval(int argc, char **argv)
     }
     if (!e && seed == 0) {
         /* the batch forward on the same buckets: the fp32 stream must match it when W >= T */
-        e = ti_eval_predict(pred, y, m, ds, split, (int64_t)cap, scale, pool);
+        e = ti_eval_predict(pred, y, gm, ds, split, (int64_t)cap, scale, pool);
         if (!e) batch_rmspe = ti_rmspe(y, pred, cap);
     }
     const ti_tfm_config *c = m ? ti_tfm_get_config(m) : NULL;
@@ -210,6 +212,7 @@ int cmd_kveval(int argc, char **argv)
     if (!e) e = write_report(out, ckpt, dsdir, &so, split_name, n, seed, scale, batch_rmspe, rows, nrows);
     free(pred), free(pred_f32), free(y);
     ti_ckpt_meta_free(&meta);
+    ti_model_free(gm);
     ti_tfm_destroy(m);
     ti_pool_destroy(pool);
     ti_dataset_close(ds);

@@ -16,6 +16,7 @@
 
 #include "tickinfer/dataset.h"
 #include "tickinfer/transformer.h"
+#include "tickinfer/model.h"
 #include "tickinfer/threadpool.h"
 
 #ifdef __cplusplus
@@ -58,12 +59,12 @@ typedef struct ti_train_report {
 
 ti_err ti_train(const ti_train_config *cfg, ti_train_report *rep);
 
-/* Evaluate: predictions (RV) for every bucket of `split` in dataset order; pred, y of
+/* Evaluate any model kind: predictions (RV) for every bucket of `split` in dataset order; pred, y of
  * length ti_dataset_split(...).  y_log_scale: the fitted multiplicative scale. */
-ti_err ti_eval_predict(float *pred, float *y, const ti_tfm *m, const ti_dataset *ds, ti_split split, int64_t max_n,
+ti_err ti_eval_predict(float *pred, float *y, const ti_model *m, const ti_dataset *ds, ti_split split, int64_t max_n,
                        double scale, ti_pool *pool);
 /* RMSPE-optimal scale on (a subset of) train. */
-ti_err ti_eval_fit_scale(double *scale, const ti_tfm *m, const ti_dataset *ds, int64_t max_n, ti_pool *pool);
+ti_err ti_eval_fit_scale(double *scale, const ti_model *m, const ti_dataset *ds, int64_t max_n, ti_pool *pool);
 
 #ifdef __cplusplus
 }

@@ -239,6 +239,8 @@ const ti_tfm *ti_tfm_of_model(const struct ti_model *m);
 /* A generic model around t (taken: freed with the model, even on error); meta (copied,
  * may be NULL) gives its feature names and normalisation. */
 ti_err ti_model_from_tfm(struct ti_model **out, ti_tfm *t, const ti_ckpt_meta *meta, float rv_scale);
+/* A generic view of t that does not own it (t must outlive the view; a trainer's model). */
+ti_err ti_model_borrow_tfm(struct ti_model **out, const ti_tfm *t, const ti_ckpt_meta *meta);
 
 #ifdef __cplusplus
 }

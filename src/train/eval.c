@@ -8,28 +8,35 @@
 
 #define EVAL_BATCH 64
 
-/* Log-RV prediction of each row of a batch: the CLS output (TinyRV) or the last
- * position (causal). */
-static ti_err predict_log(float *out, const ti_tfm *m, ti_runstate *rs, float *y, const ti_batch *bt, ti_pool *pool)
+/* Log-RV prediction of each row of a batch: the model's output, at the last position
+ * for a per-position model. */
+static ti_err predict_log(float *out, const ti_model *m, ti_ctx *c, float *y, const ti_batch *bt, ti_pool *pool)
 {
-    ti_err e = ti_tfm_forward(m, rs, y, bt->x, bt->n, bt->T, pool);
+    ti_err e = ti_ctx_forward(c, y, bt->x, bt->n, bt->T, pool);
     if (e) return e;
-    const int causal = ti_tfm_get_config(m)->kind == TI_TFM_RV_CAUSAL;
-    for (int r = 0; r < bt->n; r++) out[r] = causal ? y[(size_t)r * bt->T + bt->T - 1] : y[r];
+    const int per_step = ti_model_get_info(m)->per_step;
+    for (int r = 0; r < bt->n; r++) out[r] = per_step ? y[(size_t)r * bt->T + bt->T - 1] : y[r];
     return TI_OK;
 }
 
 /* shuffle: a fixed-seed sample across all stocks when max_n cuts the split short. */
-static ti_err predict_split(float *pred, float *y, const ti_tfm *m, const ti_dataset *ds, ti_split split, int64_t max_n,
+/* A model with its own normalisation gets the dataset's train normalisation (the same
+ * statistics: eval checks them); one without (linear, ensemble: its members normalise
+ * for themselves) gets raw features. */
+static ti_err predict_split(float *pred, float *y, const ti_model *m, const ti_dataset *ds, ti_split split, int64_t max_n,
                             double scale, int shuffle, ti_pool *pool)
 {
-    ti_batch_config bc = {.split = split, .batch_size = EVAL_BATCH, .normalize = 1, .shuffle = shuffle, .seed = 12345};
+    ti_batch_config bc = {.split = split,
+                          .batch_size = EVAL_BATCH,
+                          .normalize = ti_model_has_norm(m),
+                          .shuffle = shuffle,
+                          .seed = 12345};
     ti_batcher *b = NULL;
     ti_err e = ti_batcher_create(&b, ds, &bc, NULL);
     if (e) return e;
     const int T = ti_dataset_get_info(ds)->history_len;
-    ti_runstate *rs = NULL;
-    e = ti_runstate_create(&rs, m, EVAL_BATCH, T, 0);
+    ti_ctx *rs = NULL;
+    e = ti_ctx_create(&rs, m, EVAL_BATCH);
     float *ybuf = malloc(sizeof(float) * EVAL_BATCH * (size_t)T);
     if (!e && !ybuf) e = ti_errorf(TI_ERR_NOMEM, "eval: out of memory");
     int64_t n = ti_batcher_epoch_rows(b), done = 0;
@@ -46,18 +53,18 @@ static ti_err predict_split(float *pred, float *y, const ti_tfm *m, const ti_dat
         }
     }
     free(ybuf);
-    ti_runstate_destroy(rs);
+    ti_ctx_destroy(rs);
     ti_batcher_destroy(b);
     return e;
 }
 
-ti_err ti_eval_predict(float *pred, float *y, const ti_tfm *m, const ti_dataset *ds, ti_split split, int64_t max_n,
+ti_err ti_eval_predict(float *pred, float *y, const ti_model *m, const ti_dataset *ds, ti_split split, int64_t max_n,
                        double scale, ti_pool *pool)
 {
     return predict_split(pred, y, m, ds, split, max_n, scale, 0, pool);
 }
 
-ti_err ti_eval_fit_scale(double *scale, const ti_tfm *m, const ti_dataset *ds, int64_t max_n, ti_pool *pool)
+ti_err ti_eval_fit_scale(double *scale, const ti_model *m, const ti_dataset *ds, int64_t max_n, ti_pool *pool)
 {
     const uint32_t *idx;
     size_t n = ti_dataset_split(ds, TI_SPLIT_TRAIN, &idx);

@@ -152,8 +152,15 @@ static double val_rmspe(const ti_tfm *m, const ti_dataset *ds, const ti_train_co
     double scale = 1;
     float *p = malloc(sizeof(float) * (n + 1)), *y = malloc(sizeof(float) * (n + 1));
     double r = NAN;
-    if (p && y && !ti_eval_fit_scale(&scale, m, ds, SCALE_FIT_N, pool) && !ti_eval_predict(p, y, m, ds, TI_SPLIT_VAL, (int64_t)n, scale, pool))
+    /* a view of the model being trained, normalised as it is trained: the dataset's train statistics */
+    const ti_dataset_info *in = ti_dataset_get_info(ds);
+    const ti_ckpt_meta norm = {.n_features = in->n_features, .mean = (float *)(uintptr_t)in->norm.mean,
+                               .std = (float *)(uintptr_t)in->norm.std};
+    ti_model *gm = NULL;
+    if (p && y && !ti_model_borrow_tfm(&gm, m, &norm) && !ti_eval_fit_scale(&scale, gm, ds, SCALE_FIT_N, pool) &&
+        !ti_eval_predict(p, y, gm, ds, TI_SPLIT_VAL, (int64_t)n, scale, pool))
         r = ti_rmspe(y, p, n);
+    ti_model_free(gm);
     free(p);
     free(y);
     *scale_out = scale;

@@ -230,10 +230,13 @@ TI_TEST(int8_rmspe_change_on_bundled_test_split)
     TI_CHECK(m != NULL && ds != NULL);
     if (m && ds) {
         double scale = 1;
-        TI_CHECK_OK(ti_eval_fit_scale(&scale, m, ds, 1024, NULL));
+        ti_model *gm = NULL; /* eval's generic view of the transformer */
+        TI_CHECK_OK(ti_model_borrow_tfm(&gm, m, &meta));
+        TI_CHECK_OK(ti_eval_fit_scale(&scale, gm, ds, 1024, NULL));
         float pf[EVAL_N], pq[EVAL_N], pb[EVAL_N], y[EVAL_N], y2[EVAL_N];
         int64_t nf = 0, nq = 0;
-        TI_CHECK_OK(ti_eval_predict(pb, y2, m, ds, TI_SPLIT_TEST, EVAL_N, scale, NULL));
+        TI_CHECK_OK(ti_eval_predict(pb, y2, gm, ds, TI_SPLIT_TEST, EVAL_N, scale, NULL));
+        ti_model_free(gm);
         ti_stream_engine *e;
         TI_CHECK_OK(ti_stream_engine_create(&e, m, &meta, 1, NULL));
         TI_CHECK_OK(ti_stream_eval_predict(pf, y, &nf, e, ds, TI_SPLIT_TEST, EVAL_N, 0, scale));

@@ -315,7 +315,17 @@ static ti_err ens_forward(const void *impl, void *ctx, ti_tensor *out, int n_out
     return TI_OK;
 }
 
+static int ens_n_members(const void *impl) { return ((const ti_ensemble *)impl)->n; }
+static const ti_model *ens_member_at(const void *impl, int i, const char **name)
+{
+    const ti_ensemble *e = impl;
+    if (name) *name = e->mem[i].name;
+    return e->mem[i].m;
+}
+
 const ti_model_kind_ops ti_kind_ensemble = {
+    .n_members = ens_n_members,
+    .member = ens_member_at,
     .name = "ensemble",
     .probe = ens_probe,
     .load = ens_load,

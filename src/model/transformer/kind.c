@@ -2,6 +2,7 @@
  * TinyRV (CLS, fixed window) and the causal ALiBi model (an output per position, a native
  * KV-cache step).  Files: safetensors, PyTorch .pt, ONNX (through src/onnx/). */
 #include <math.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -174,9 +175,27 @@ const ti_model_kind_ops ti_kind_transformer = {
     .state_bytes = tfm_state_bytes,
 };
 
+/* The same kind for a transformer the caller keeps owning (a model being trained). */
+static void tfm_borrowed_destroy(void *impl) {}
+static const ti_model_kind_ops kind_borrowed = {
+    .name = "transformer",
+    .probe = NULL,
+    .load = NULL,
+    .destroy = tfm_borrowed_destroy,
+    .ctx_create = tfm_ctx_create,
+    .ctx_destroy = tfm_ctx_destroy,
+    .forward = tfm_forward,
+    .state_create = tfm_state_create,
+    .state_destroy = tfm_state_destroy,
+    .state_reset = tfm_state_reset,
+    .state_step = tfm_state_step,
+    .state_bytes = tfm_state_bytes,
+};
+
 const ti_tfm *ti_tfm_of_model(const ti_model *m)
 {
-    return m && ti_model_get_kind(m) == &ti_kind_transformer ? ti_model_impl(m) : NULL;
+    const ti_model_kind_ops *k = m ? ti_model_get_kind(m) : NULL;
+    return k == &ti_kind_transformer || k == &kind_borrowed ? ti_model_impl(m) : NULL;
 }
 
 ti_err ti_model_from_tfm(struct ti_model **out, ti_tfm *t, const ti_ckpt_meta *meta, float rv_scale)
@@ -191,4 +210,18 @@ ti_err ti_model_from_tfm(struct ti_model **out, ti_tfm *t, const ti_ckpt_meta *m
         norm.mean = meta->mean, norm.std = meta->std;
     }
     return ti_model_wrap(out, &ti_kind_transformer, t, &mi, &norm, ""); /* copies norm */
+}
+
+ti_err ti_model_borrow_tfm(struct ti_model **out, const ti_tfm *t, const ti_ckpt_meta *meta)
+{
+    ti_model_info mi;
+    memset(&mi, 0, sizeof mi);
+    fill_info(&mi, t);
+    ti_model_norm norm = {.rv_scale = 1.0f};
+    if (meta) {
+        norm.n_features = meta->n_features;
+        norm.feature_names = meta->feature_names;
+        norm.mean = meta->mean, norm.std = meta->std;
+    }
+    return ti_model_wrap(out, &kind_borrowed, (void *)(uintptr_t)t, &mi, &norm, "");
 }
