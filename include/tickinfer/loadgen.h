@@ -26,6 +26,7 @@
 
 #include "tickinfer/err.h"
 #include "tickinfer/hist.h"
+#include "tickinfer/model.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -154,12 +155,12 @@ typedef struct ti_lg_point {
     ti_hist hist;              /* latency ns (owned) */
 } ti_lg_point;
 
-/* Run one point.  model: an already loaded model for TI_LG_INPROC (NULL: load
+/* Run one point.  model: an already loaded model (any kind) for TI_LG_INPROC (NULL: load
  * cfg->model_path).  Request failures are counted, not returned; the call fails only on
  * bad config, a body too large to build, or no successful request at all (TI_ERR_IO with
  * the first error's message).  TI_LG_STREAM leaves its streams open on the server: a later
  * point's client c appends to the same symbols S<c>_<k>. */
-ti_err ti_lg_run_point(ti_lg_point *out, const ti_lg_config *cfg, void *model);
+ti_err ti_lg_run_point(ti_lg_point *out, const ti_lg_config *cfg, const ti_model *model);
 void ti_lg_point_free(ti_lg_point *p);
 
 /* Open-loop rate sweep: rates from cfg->rate doubling until the p99 passes p99_ms or more
@@ -167,7 +168,7 @@ void ti_lg_point_free(ti_lg_point *p);
  * first bad rate.  points: caller array of cap entries (filled, *n set; freed by caller);
  * *best_rate: highest rate that held (0 if none). */
 ti_err ti_lg_rate_sweep(ti_lg_point *points, int cap, int *n, double *best_rate,
-                        const ti_lg_config *cfg, void *model, double p99_ms, int refine);
+                        const ti_lg_config *cfg, const ti_model *model, double p99_ms, int refine);
 
 /* ---- server metrics ------------------------------------------------------------------ */
 

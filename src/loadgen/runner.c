@@ -22,7 +22,7 @@
 typedef struct shared {
     const ti_lg_config *cfg;
     const lg_request *req;
-    ti_tfm *model;
+    const ti_model *model;
     ti_lg_sched sched;
     uint64_t t0, warmup, min_total, min_ns, max_ns;
     atomic_ullong next;
@@ -107,11 +107,11 @@ static void *worker_main(void *arg)
     shared *sh = w->sh;
     const ti_lg_config *c = sh->cfg;
     ti_http_client *cl = NULL;
-    ti_runstate *rs = NULL;
+    ti_ctx *rs = NULL;
     float *y = NULL;
     ti_err e;
     if (c->target == TI_LG_INPROC) {
-        e = ti_runstate_create(&rs, sh->model, c->batch, c->T, 0);
+        e = ti_ctx_create(&rs, sh->model, c->batch);
         y = malloc((size_t)c->batch * (size_t)c->T * sizeof *y);
         if (e || !y) {
             note_err(w, TI_LG_ERR_INPROC, e ? e : TI_ERR_NOMEM, e ? ti_errmsg() : "out of memory");
@@ -135,7 +135,7 @@ static void *worker_main(void *arg)
         ti_lg_errkind kind = TI_LG_ERR_IO;
         char why[256] = "";
         if (c->target == TI_LG_INPROC) {
-            e = ti_tfm_forward(sh->model, rs, y, sh->req->x, c->batch, c->T, NULL);
+            e = ti_ctx_forward(rs, y, sh->req->x, c->batch, c->T, NULL);
             ok = e == TI_OK;
             kind = TI_LG_ERR_INPROC;
             if (!ok) snprintf(why, sizeof why, "%s", ti_errmsg());
@@ -171,7 +171,7 @@ static void *worker_main(void *arg)
     }
 done:
     ti_http_client_destroy(cl);
-    ti_runstate_destroy(rs);
+    ti_ctx_destroy(rs);
     free(y);
     return NULL;
 }
@@ -256,7 +256,7 @@ static void summarise(ti_lg_point *p, shared *sh, worker *w, int nw, const ti_lg
     }
 }
 
-ti_err ti_lg_run_point(ti_lg_point *out, const ti_lg_config *cfg, void *model)
+ti_err ti_lg_run_point(ti_lg_point *out, const ti_lg_config *cfg, const ti_model *model)
 {
     if (!out || !cfg) return ti_errorf(TI_ERR_INVALID_ARG, "bench: NULL argument");
     memset(out, 0, sizeof *out);
@@ -265,18 +265,18 @@ ti_err ti_lg_run_point(ti_lg_point *out, const ti_lg_config *cfg, void *model)
     ti_lg_config c = *cfg;
     if (c.mode == TI_LG_SERIAL) c.concurrency = 1;
     if (c.target == TI_LG_STREAM || c.target == TI_LG_TICKS) c.T = 1; /* `batch` rows of F features */
-    ti_tfm *owned = NULL;
+    ti_model *owned = NULL;
     if (c.target == TI_LG_INPROC && !model) {
-        if ((e = ti_tfm_load(&owned, NULL, c.model_path, NULL)) != TI_OK) return ti_error_wrap(e, "bench: ");
+        if ((e = ti_model_open(&owned, c.model_path, NULL)) != TI_OK) return ti_error_wrap(e, "bench: ");
         model = owned;
     }
     if (c.target == TI_LG_INPROC) { /* the forward trusts x's shape: check it here */
-        const ti_tfm_config *mc = ti_tfm_get_config(model);
+        const ti_model_info *mc = ti_model_get_info(model);
         if (c.F != mc->n_features) e = ti_errorf(TI_ERR_INVALID_ARG, "bench: in-process: F %d, model expects %d features", c.F, mc->n_features);
     }
     lg_request req;
     if (e || (e = lg_request_build(&req, &c)) != TI_OK) {
-        ti_tfm_destroy(owned);
+        ti_model_free(owned);
         return e;
     }
     shared sh = {.cfg = &c, .req = &req, .model = model, .warmup = (uint64_t)c.warmup};
@@ -331,7 +331,7 @@ ti_err ti_lg_run_point(ti_lg_point *out, const ti_lg_config *cfg, void *model)
     free(w);
     free(sh.bins);
     lg_request_free(&req);
-    ti_tfm_destroy(owned);
+    ti_model_free(owned);
     if (e) ti_lg_point_free(out);
     return e;
 }

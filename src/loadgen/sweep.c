@@ -11,7 +11,7 @@ static int holds(const ti_lg_point *p, double p99_ms)
     return p->p99_ms <= p99_ms && (double)p->n_err <= 0.01 * n && p->req_s >= 0.9 * p->rate_target;
 }
 
-ti_err ti_lg_rate_sweep(ti_lg_point *points, int cap, int *n, double *best_rate, const ti_lg_config *cfg, void *model,
+ti_err ti_lg_rate_sweep(ti_lg_point *points, int cap, int *n, double *best_rate, const ti_lg_config *cfg, const ti_model *model,
                         double p99_ms, int refine)
 {
     if (!points || cap < 1 || !n || !best_rate || !cfg || !(p99_ms > 0) || refine < 0)
