@@ -334,3 +334,9 @@ const ti_model_kind_ops ti_kind_ensemble = {
     .ctx_destroy = ens_ctx_destroy,
     .forward = ens_forward,
 };
+
+const char *ti_ensemble_output_name(const ti_model *m, int i)
+{
+    const ti_ensemble *e = ti_model_get_kind(m) == &ti_kind_ensemble ? ti_model_impl(m) : NULL;
+    return e && i >= 0 && i < e->n ? e->mem[i].out_tensor : NULL;
+}

@@ -19,6 +19,8 @@ const char *ti_ensemble_member_name(const ti_ensemble *e, int i);
 void ti_ensemble_step_stats(const ti_ensemble *e, int i, uint64_t *count, uint64_t *ns);
 /* The combiner (TI_ENS_*), its weights [n] and bias. */
 int ti_ensemble_combiner(const ti_ensemble *e, double *weights, double *bias);
+/* The ensemble tensor member i's output maps to (NULL if m is no ensemble). */
+const char *ti_ensemble_output_name(const ti_model *m, int i);
 /* y from the members' log forecasts z [B, n] (in combiner-input order). */
 void ti_ensemble_combine(const ti_ensemble *e, float *y, const float *z, int B);
 
