@@ -124,7 +124,7 @@ typedef struct ti_model_kind_ops {
     size_t (*state_bytes)(const void *st);
     /* Optional: models made of models (ensembles) list their members. */
     int (*n_members)(const void *impl);
-    const ti_model *(*member)(const void *impl, int i, const char **name);
+    const ti_model *(*member)(const void *impl, int i, const char **name, uint64_t *count, uint64_t *ns);
 } ti_model_kind_ops;
 
 /* The kinds built in, in probe order (NULL-terminated), and lookup by name. */
@@ -147,9 +147,11 @@ const void *ti_model_impl(const ti_model *m);
 int ti_model_has_norm(const ti_model *m);
 /* x [rows, F] raw -> normalised in place (no-op without norm). */
 void ti_model_normalise(const ti_model *m, float *x, size_t rows);
-/* Members of a composite model (an ensemble; 0 for other kinds) and each one's name. */
+/* Members of a composite model (an ensemble; 0 for other kinds): each one's name (the
+ * step) and, where not NULL, the forwards its step ran and the nanoseconds they took. */
 int ti_model_n_members(const ti_model *m);
 const ti_model *ti_model_member(const ti_model *m, int i, const char **name);
+const ti_model *ti_model_member_stats(const ti_model *m, int i, const char **name, uint64_t *count, uint64_t *ns);
 /* Wrap an already-made kind object (ensembles building members, tests).  Takes impl. */
 ti_err ti_model_wrap(ti_model **out, const ti_model_kind_ops *ops, void *impl, const ti_model_info *info,
                      const ti_model_norm *norm, const char *path);

@@ -191,9 +191,13 @@ const char *ti_model_path(const ti_model *m) { return m->path; }
 const void *ti_model_impl(const ti_model *m) { return m->impl; }
 int ti_model_has_norm(const ti_model *m) { return m->has_norm; }
 int ti_model_n_members(const ti_model *m) { return m->ops->n_members ? m->ops->n_members(m->impl) : 0; }
+const ti_model *ti_model_member_stats(const ti_model *m, int i, const char **name, uint64_t *count, uint64_t *ns)
+{
+    return i >= 0 && i < ti_model_n_members(m) ? m->ops->member(m->impl, i, name, count, ns) : NULL;
+}
 const ti_model *ti_model_member(const ti_model *m, int i, const char **name)
 {
-    return i >= 0 && i < ti_model_n_members(m) ? m->ops->member(m->impl, i, name) : NULL;
+    return ti_model_member_stats(m, i, name, NULL, NULL);
 }
 
 void ti_model_normalise(const ti_model *m, float *x, size_t rows)

@@ -9,6 +9,7 @@
  *                        apart from compute_infer (ns 0), and there is no response cache. */
 #include <stdio.h>
 
+#include "model/ensemble/ensemble.h"
 #include "serve/serve_internal.h"
 
 ti_err sv_v2_write_model_config(sv_request *r, const sv_model_entry *m)
@@ -44,6 +45,23 @@ ti_err sv_v2_write_model_config(sv_request *r, const sv_model_entry *m)
                            "\"stream_kv_dtype\":{\"string_value\":\"%s\"}}}",
                            preferred, sc->max_queue_delay_us, m->name, sc->workers_per_model, c->context, sc->max_batch,
                            sc->intra_op_threads, sc->stream_kv_dtype);
+    /* An ensemble: Triton's ensemble_scheduling (key = the step model's tensor, value = the
+     * ensemble's), inserted before the closing brace. */
+    const int n_steps = ti_model_n_members(m->model);
+    if (!e && n_steps) {
+        o->len--; /* reopen the object */
+        e = sv_sbuf_puts(o, ",\"ensemble_scheduling\":{\"step\":[");
+        for (int i = 0; !e && i < n_steps; i++) {
+            const char *step = NULL;
+            ti_model_member(m->model, i, &step);
+            e = sv_sbuf_printf(o, "%s{\"model_name\":", i ? "," : "");
+            if (!e) e = sv_sbuf_json_str(o, step);
+            if (!e) e = sv_sbuf_puts(o, ",\"model_version\":-1,\"input_map\":{\"x\":\"x\"},\"output_map\":{\"y\":");
+            if (!e) e = sv_sbuf_json_str(o, ti_ensemble_output_name(m->model, i));
+            if (!e) e = sv_sbuf_puts(o, "}}");
+        }
+        if (!e) e = sv_sbuf_puts(o, "]}}");
+    }
     return e;
 }
 
@@ -78,7 +96,20 @@ static ti_err write_one(sv_sbuf *o, const sv_metrics *met, const sv_model_entry 
     if (!e) e = write_stat(o, "compute_output", ok, 0, 0);
     if (!e) e = write_stat(o, "cache_hit", 0, 0, 0);
     if (!e) e = write_stat(o, "cache_miss", 0, 0, 1);
-    if (!e) e = sv_sbuf_puts(o, "},\"batch_stats\":[]}");
+    if (!e) e = sv_sbuf_puts(o, "},\"batch_stats\":[]");
+    /* an ensemble's steps (Triton lists composing models; here each step's count and time) */
+    const int n_steps = ti_model_n_members(m->model);
+    if (!e && n_steps) e = sv_sbuf_puts(o, ",\"steps\":[");
+    for (int i = 0; !e && i < n_steps; i++) {
+        const char *step = NULL;
+        uint64_t cnt = 0, ns = 0;
+        ti_model_member_stats(m->model, i, &step, &cnt, &ns);
+        e = sv_sbuf_printf(o, "%s{\"name\":", i ? "," : "");
+        if (!e) e = sv_sbuf_json_str(o, step);
+        if (!e) e = sv_sbuf_printf(o, ",\"count\":%llu,\"ns\":%llu}", (unsigned long long)cnt, (unsigned long long)ns);
+    }
+    if (!e && n_steps) e = sv_sbuf_puts(o, "]");
+    if (!e) e = sv_sbuf_puts(o, "}");
     return e;
 }
 

@@ -152,3 +152,26 @@ int sv_registry_lookup_path(sv_registry *r, const char *name, char *path, size_t
     pthread_mutex_unlock(&r->mu);
     return i >= 0;
 }
+
+ti_err sv_registry_render_steps(sv_registry *r, sv_sbuf *o)
+{
+    ti_err e = sv_sbuf_puts(o, "# HELP tickinfer_ensemble_step_count Forwards run by each step of an ensemble.\n"
+                               "# TYPE tickinfer_ensemble_step_count counter\n"
+                               "# HELP tickinfer_ensemble_step_seconds_total Time spent in each step of an ensemble.\n"
+                               "# TYPE tickinfer_ensemble_step_seconds_total counter\n");
+    pthread_mutex_lock(&r->mu);
+    for (int i = 0; i < r->n && !e; i++) {
+        const sv_model_entry *m = r->slot[i].entry;
+        for (int k = 0; m && !e && k < ti_model_n_members(m->model); k++) {
+            const char *step = NULL;
+            uint64_t cnt = 0, ns = 0;
+            ti_model_member_stats(m->model, k, &step, &cnt, &ns);
+            e = sv_sbuf_printf(o,
+                               "tickinfer_ensemble_step_count{model=\"%s\",step=\"%s\"} %llu\n"
+                               "tickinfer_ensemble_step_seconds_total{model=\"%s\",step=\"%s\"} %.9f\n",
+                               m->name, step, (unsigned long long)cnt, m->name, step, (double)ns * 1e-9);
+        }
+    }
+    pthread_mutex_unlock(&r->mu);
+    return e;
+}

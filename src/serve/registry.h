@@ -13,6 +13,7 @@
 #include <stdatomic.h>
 
 #include "serve/dynbatch.h"
+#include "serve/sbuf.h"
 #include "serve/streams.h"
 #include "tickinfer/model.h"
 
@@ -59,6 +60,8 @@ sv_model_entry *sv_registry_get(sv_registry *r, const char *name, int version);
 ti_err sv_registry_put(sv_registry *r, sv_model_entry *e);
 /* Unpublish; TI_ERR_NOT_FOUND if not loaded. */
 ti_err sv_registry_remove(sv_registry *r, const char *name);
+/* Prometheus lines for the steps of every loaded ensemble: forwards and seconds per step. */
+ti_err sv_registry_render_steps(sv_registry *r, sv_sbuf *o);
 /* Path last used for name ("" if unknown) and the next version number. */
 int sv_registry_lookup_path(sv_registry *r, const char *name, char *path, size_t cap, int *next_version);
 

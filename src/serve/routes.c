@@ -177,6 +177,7 @@ static ti_err render_stream_metrics(sv_registry *reg, sv_sbuf *o)
                            open, m->name, kv);
     }
     pthread_mutex_unlock(&reg->mu);
+    if (!e) e = sv_registry_render_steps(reg, o);
     return e;
 }
 

@@ -316,10 +316,12 @@ static ti_err ens_forward(const void *impl, void *ctx, ti_tensor *out, int n_out
 }
 
 static int ens_n_members(const void *impl) { return ((const ti_ensemble *)impl)->n; }
-static const ti_model *ens_member_at(const void *impl, int i, const char **name)
+static const ti_model *ens_member_at(const void *impl, int i, const char **name, uint64_t *count, uint64_t *ns)
 {
     const ti_ensemble *e = impl;
     if (name) *name = e->mem[i].name;
+    if (count) *count = atomic_load(&e->mem[i].count);
+    if (ns) *ns = atomic_load(&e->mem[i].ns);
     return e->mem[i].m;
 }
 
