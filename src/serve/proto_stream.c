@@ -77,7 +77,7 @@ ti_err sv_stream_parse_body(sv_request *r, int F, sv_tick_kind *kind, int *n)
         }
     }
     if (!e) e = sv_jr_finish(&jr);
-    if (e) return ti_error_wrap(e, "stream: ");
+    if (e) return ti_error_wrap(e, "stream");
     if (have_f == have_t) return ti_errorf(TI_ERR_FORMAT, "stream: body needs exactly one of \"features\" or \"trades\"");
     if (*n < 1) return ti_errorf(TI_ERR_FORMAT, "stream: no ticks in the body");
     *kind = have_t ? SV_TICK_TRADES : normalised ? SV_TICK_NORMALIZED : SV_TICK_FEATURES;

@@ -77,7 +77,7 @@ ti_err sv_ticks_parse_body(sv_request *r, int F, int *n, int *normalised)
         }
     }
     if (!e) e = sv_jr_finish(&jr);
-    if (e) return ti_error_wrap(e, "ticks: ");
+    if (e) return ti_error_wrap(e, "ticks");
     if (n_sym < 1 || rows < 0) return ti_errorf(TI_ERR_FORMAT, "ticks: body needs \"symbols\" (non-empty) and \"features\"");
     if (rows != n_sym) return ti_errorf(TI_ERR_FORMAT, "ticks: %d symbols but %d feature rows", n_sym, rows);
     *n = n_sym;
