@@ -52,12 +52,6 @@ static ti_err check_and_normalise(sv_request *r, int ndim, const int64_t *shape,
     return e;
 }
 
-static int query_flag(sv_request *r, const char *name)
-{
-    const char *v = MHD_lookup_connection_value(r->conn, MHD_GET_ARGUMENT_KIND, name);
-    return v && (strcmp(v, "1") == 0 || strcmp(v, "true") == 0);
-}
-
 ti_err sv_predict_parse_json(sv_request *r)
 {
     const ti_tfm_config *c = r->model->cfg;
@@ -81,7 +75,7 @@ ti_err sv_predict_parse_json(sv_request *r)
     if (!e) e = sv_jr_finish(&jr);
     if (e) return ti_error_wrap(e, "predict");
     if (ndim < 0) return ti_errorf(TI_ERR_FORMAT, "predict: body needs \"x\": [B,T,%d] numbers", c->n_features);
-    e = check_and_normalise(r, ndim, shape, normalised || query_flag(r, "normalized"));
+    e = check_and_normalise(r, ndim, shape, normalised || r->in.q_normalized);
     return e ? ti_error_wrap(e, "predict") : TI_OK;
 }
 
@@ -99,9 +93,9 @@ ti_err sv_predict_parse_npy(sv_request *r)
     if (v.count > max_vals) return ti_errorf(TI_ERR_FORMAT, "predict_np: array of %zu values exceeds the limit %zu", v.count, max_vals);
     if ((e = sv_request_reserve(r, v.count, 0))) return e;
     if ((e = ti_npy_to_f32(r->x, &v))) return ti_error_wrap(e, "predict_np");
-    const char *acc = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, "Accept");
+    const char *acc = r->in.accept;
     if (acc && (strstr(acc, "application/x-npy") || strstr(acc, "application/octet-stream"))) r->fmt = SV_OUT_NPY;
-    e = check_and_normalise(r, v.ndim, shape, query_flag(r, "normalized"));
+    e = check_and_normalise(r, v.ndim, shape, r->in.q_normalized);
     return e ? ti_error_wrap(e, "predict_np") : TI_OK;
 }
 
