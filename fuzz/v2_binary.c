@@ -22,21 +22,26 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (hl > len) return 0; /* the server rejects this before parsing */
     static ti_server srv;
     static sv_model_entry ent;
-    static ti_tfm_config cfg;
+    static ti_model *model; /* a tiny causal transformer with 4 normalised features */
     static float mean[4] = {0, 1, 2, 3}, sd[4] = {1, 2, 3, 4};
+    if (!model) {
+        ti_tfm_config cfg;
+        ti_tfm_config_default(&cfg, TI_TFM_RV_CAUSAL);
+        cfg.n_features = 4, cfg.context = 8, cfg.d_model = 8, cfg.n_heads = 2, cfg.n_layers = 1, cfg.d_ff = 8;
+        ti_tfm *t = NULL;
+        if (ti_tfm_create(&t, &cfg) != TI_OK) abort();
+        const ti_ckpt_meta meta = {.n_features = 4, .mean = mean, .std = sd};
+        if (ti_model_from_tfm(&model, t, &meta, 1.0f) != TI_OK) abort();
+    }
     ti_server_config_default(&srv.cfg);
     srv.cfg.max_request_rows = 16;
-    ti_tfm_config_default(&cfg, TI_TFM_RV_CAUSAL);
-    cfg.n_features = 4;
-    cfg.context = 8;
     snprintf(ent.name, sizeof ent.name, "fuzz");
     ent.version = 1;
-    ent.cfg = &cfg;
+    ent.model = model;
+    ent.info = ti_model_get_info(model);
+    ent.norm = ti_model_get_norm(model);
     ent.per_step = 1;
-    ent.normalise = 1;
-    ent.meta.n_features = 4;
-    ent.meta.mean = mean;
-    ent.meta.std = sd;
+    ent.normalise = ti_model_has_norm(model);
     sv_request r;
     memset(&r, 0, sizeof r);
     r.srv = &srv;

@@ -41,7 +41,10 @@ const char *ti_errmsg(void);
  *   return ti_errorf(TI_ERR_FORMAT, "lobster: %s:%zu: expected 6 fields", path, line); */
 ti_err ti_errorf(ti_err code, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
-/* Prefix the current message with more context: "ingest: " + old message. */
+/* Prefix the current message with more context and return `code`:
+ *   ti_error_wrap(e, "ingest %s", dir)   ->   "ingest DIR: " + the old message
+ * The ": " separator is added here, so nested wraps read "a: b: c".  (A prefix that
+ * already ends in ": " gets no second one.) */
 ti_err ti_error_wrap(ti_err code, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 /* Clear this thread's message. */

@@ -74,7 +74,7 @@ ti_err ti_config_load(ti_config **out, const char *path)
     char *text = NULL;
     size_t len = 0;
     ti_err e = ti_read_file(path, MAX_CONFIG_BYTES, &text, &len);
-    if (e) return ti_error_wrap(e, "config: ");
+    if (e) return ti_error_wrap(e, "config");
     e = ti_config_parse(out, text, len, path);
     free(text);
     return e;

@@ -42,6 +42,9 @@ ti_err ti_errorf(ti_err code, const char *fmt, ...)
     return code;
 }
 
+/* "prefix: old".  The separator is added here; a prefix that already ends in ':' (with or
+ * without trailing spaces, the older calling style) is not given a second one, and with no
+ * message to wrap the prefix stands alone. */
 ti_err ti_error_wrap(ti_err code, const char *fmt, ...)
 {
     char old[TI_ERRMSG_CAP];
@@ -51,7 +54,11 @@ ti_err ti_error_wrap(ti_err code, const char *fmt, ...)
     int n = vsnprintf(g_errmsg, sizeof g_errmsg, fmt, ap);
     va_end(ap);
     if (n < 0) n = 0;
-    if ((size_t)n < sizeof g_errmsg)
-        snprintf(g_errmsg + n, sizeof g_errmsg - (size_t)n, "%s", old);
+    if ((size_t)n >= sizeof g_errmsg) n = (int)sizeof g_errmsg - 1;
+    while (n > 0 && g_errmsg[n - 1] == ' ') n--;
+    if (n > 0 && g_errmsg[n - 1] == ':') n--;
+    g_errmsg[n] = '\0';
+    if (old[0] && (size_t)n < sizeof g_errmsg)
+        snprintf(g_errmsg + n, sizeof g_errmsg - (size_t)n, "%s%s", n ? ": " : "", old);
     return code;
 }

@@ -43,7 +43,7 @@ static ti_err open_shard(ti_dataset *ds, const char *dir, int i, int verify_crc)
     char path[4096];
     snprintf(path, sizeof path, "%s/%s", dir, si->file);
     ti_err e = ti_mmap_open(&ds->maps[i], path);
-    if (e) return ti_error_wrap(e, "dataset: shard %s listed in the manifest cannot be opened: ", si->file);
+    if (e) return ti_error_wrap(e, "dataset: shard %s listed in the manifest cannot be opened", si->file);
     const ti_mmap *m = &ds->maps[i];
     if (m->size != si->bytes)
         return ti_errorf(TI_ERR_CORRUPT, "dataset: shard %s is %zu bytes, manifest says %llu (truncated or replaced)", path, m->size,
@@ -102,7 +102,7 @@ ti_err ti_dataset_open(ti_dataset **out, const char *dir, int verify_checksums)
         snprintf(mp, sizeof mp, "%s/%s", dir, ds->info.market_file);
         e = ti_mmap_open(&ds->market_map, mp);
         if (e) {
-            ti_error_wrap(e, "dataset: market file listed in the manifest: ");
+            ti_error_wrap(e, "dataset: market file listed in the manifest");
             goto fail;
         }
         if (ds->market_map.size != ds->info.market_bytes) {

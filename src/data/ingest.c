@@ -272,7 +272,7 @@ ti_err ti_ingest(const ti_ingest_options *opt, ti_ingest_report *report)
         info.n_features = ti_features_count(src->has_book);
         for (int f = 0; f < info.n_features; f++) snprintf(info.feature_names[f], sizeof info.feature_names[f], "%s", ti_feature_name(f));
         e = ti_feat_moments_finish(&mom, &info.norm);
-        if (e) ti_error_wrap(e, "ingest %s: ", opt->source);
+        if (e) ti_error_wrap(e, "ingest %s", opt->source);
     }
     if (!e && job.market) {
         /* Market columns follow the symbol features, with their own train statistics. */

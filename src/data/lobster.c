@@ -242,8 +242,8 @@ ti_err ti_lobster_parse(ti_lobster_day *out, const char *msg_text, size_t msg_le
 /* Prefix an open failure with the file's role, and its path unless already named. */
 static ti_err open_error(ti_err e, const char *role, const char *path)
 {
-    if (strstr(ti_errmsg(), path)) return ti_error_wrap(e, "lobster: %s file: ", role);
-    return ti_error_wrap(e, "lobster: %s file %s: ", role, path);
+    if (strstr(ti_errmsg(), path)) return ti_error_wrap(e, "lobster: %s file", role);
+    return ti_error_wrap(e, "lobster: %s file %s", role, path);
 }
 
 ti_err ti_lobster_read(ti_lobster_day *out, const char *message_csv, const char *orderbook_csv)

@@ -91,7 +91,7 @@ ti_err ti_source_open_sim(ti_source **out, const char *spec)
     ti_err e = ti_sim_generate(&im->res, &cfg);
     if (e) {
         sim_destroy(src);
-        return ti_error_wrap(e, "ingest %s: ", spec);
+        return ti_error_wrap(e, "ingest %s", spec);
     }
     *out = src;
     return TI_OK;

@@ -414,7 +414,7 @@ ti_err ti_safetensors_open(ti_safetensors **out, const char *path)
     if (err) return err;
     if ((err = ti_mmap_open(&st->map, path)) != TI_OK) {
         ti_safetensors_close(st);
-        return ti_error_wrap(err, "safetensors %s: ", path);
+        return ti_error_wrap(err, "safetensors %s", path);
     }
     if ((err = st_parse(st, st->map.data, st->map.size)) != TI_OK) {
         ti_safetensors_close(st);
@@ -802,7 +802,7 @@ ti_err ti_st_builder_write(const ti_st_builder *b, const char *path)
 done:
     if (err) {
         ti_atomic_abort(f);
-        err = ti_error_wrap(err, "safetensors %s: ", path);
+        err = ti_error_wrap(err, "safetensors %s", path);
     }
     free(hdr);
     free(order);

@@ -86,7 +86,7 @@ static ti_err get_storage(loader *L, const ti_pk_value *st, const char *tname, c
     storage_slot *s = &L->stor[e - L->zip.entries];
     if (!s->loaded) {
         ti_err err = ti_zip_read(&L->zip, e, L->max_bytes, &s->data, &s->len, &s->owned);
-        if (err) return ti_error_wrap(err, "torch_pt %s: tensor '%s': ", L->pt->label, tname);
+        if (err) return ti_error_wrap(err, "torch_pt %s: tensor '%s'", L->pt->label, tname);
         s->loaded = 1;
     }
     *out = s;
@@ -421,7 +421,7 @@ static ti_err find_pickle(loader *L, const ti_zip_entry **out)
         size_t n = 0;
         uint8_t *owned = NULL;
         ti_err err = ti_zip_read(&L->zip, bo, 64, &d, &n, &owned);
-        if (err) return ti_error_wrap(err, "torch_pt %s: ", L->pt->label);
+        if (err) return ti_error_wrap(err, "torch_pt %s", L->pt->label);
         int little = n == 6 && memcmp(d, "little", 6) == 0;
         free(owned);
         if (!little) return pt_fail(L->pt, TI_ERR_UNSUPPORTED, "byte order is not 'little' (big-endian file)");
@@ -450,7 +450,7 @@ static ti_err load(loader *L, const uint8_t *data, size_t size, const ti_pt_opti
     size_t pkl_len = 0;
     uint8_t *pkl_owned = NULL;
     if ((err = ti_zip_read(&L->zip, pkl_entry, MAX_PICKLE_BYTES, &pkl_data, &pkl_len, &pkl_owned)))
-        return ti_error_wrap(err, "torch_pt %s: ", pt->label);
+        return ti_error_wrap(err, "torch_pt %s", pt->label);
     char label[600];
     snprintf(label, sizeof label, "%.400s:%s", pt->label, pkl_entry->name);
     ti_pickle *pk = NULL;
@@ -505,7 +505,7 @@ ti_err ti_pt_open(ti_pt **out, const char *path, const ti_pt_options *opt)
     if (!out || !path) return ti_errorf(TI_ERR_INVALID_ARG, "torch_pt: NULL argument");
     ti_mmap m;
     ti_err err = ti_mmap_open(&m, path);
-    if (err) return ti_error_wrap(err, "torch_pt %s: ", path);
+    if (err) return ti_error_wrap(err, "torch_pt %s", path);
     err = ti_pt_open_memory(out, m.data, m.size, path, opt);
     ti_mmap_close(&m);
     return err;

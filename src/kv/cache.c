@@ -214,7 +214,7 @@ ti_err ti_kv_store(const ti_kv_cache *c, float *slot, const float *kv)
     const int hd = c->C / c->H;
     ti_err e = ti_kvq_quantize_row(slot, kv, c->dtype, c->H, hd);
     if (!e) e = ti_kvq_quantize_row(slot + c->v_off, kv + c->C, c->dtype, c->H, hd);
-    return e ? ti_error_wrap(e, "kv cache: storing a %s row", ti_kv_dtype_name(c->dtype)) : TI_OK;
+    return e ? ti_error_wrap(e, "kv cache: storing an %s row", ti_kv_dtype_name(c->dtype)) : TI_OK;
 }
 
 void ti_kv_seg_to_q(ti_kvq_seg *q, const ti_kv_seg *segs, int n)

@@ -23,7 +23,7 @@ static ti_err write_mem(const char *dir, const char *name, const char *ext, char
     if ((size_t)snprintf(path, sizeof path, "%s/%s%s", dir, name, ext) >= sizeof path)
         return ti_errorf(TI_ERR_INVALID_ARG, "bench report: path too long");
     ti_err e = ti_write_file_atomic(path, buf, len);
-    return e ? ti_error_wrap(e, "bench report: ") : TI_OK;
+    return e ? ti_error_wrap(e, "bench report") : TI_OK;
 }
 
 static ti_err write_json(const char *dir, const char *name, const char *title, const ti_lg_point *p, int n)

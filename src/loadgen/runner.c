@@ -267,7 +267,7 @@ ti_err ti_lg_run_point(ti_lg_point *out, const ti_lg_config *cfg, const ti_model
     if (c.target == TI_LG_STREAM || c.target == TI_LG_TICKS) c.T = 1; /* `batch` rows of F features */
     ti_model *owned = NULL;
     if (c.target == TI_LG_INPROC && !model) {
-        if ((e = ti_model_open(&owned, c.model_path, NULL)) != TI_OK) return ti_error_wrap(e, "bench: ");
+        if ((e = ti_model_open(&owned, c.model_path, NULL)) != TI_OK) return ti_error_wrap(e, "bench");
         model = owned;
     }
     if (c.target == TI_LG_INPROC) { /* the forward trusts x's shape: check it here */

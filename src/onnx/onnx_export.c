@@ -375,7 +375,7 @@ ti_err ti_onnx_export(const char *path, const ti_tfm *m, const ti_ckpt_data *dat
     ti_err e = ti_onnx_export_memory(&buf, &len, m, data, opts);
     if (!e) {
         e = ti_write_file_atomic(path, buf, len);
-        if (e) e = ti_error_wrap(e, "onnx export %s: ", path);
+        if (e) e = ti_error_wrap(e, "onnx export %s", path);
     }
     free(buf);
     return e;

@@ -570,7 +570,7 @@ static ti_err build_config(const ox_ctx *c, const ox_match *mt, const Onnx__Mode
     if (js) {
         ti_tfm_config mc;
         ti_err e = ti_tfm_config_from_json(&mc, js, "onnx metadata tickinfer.config");
-        if (e) return ti_error_wrap(e, "onnx import %s: ", c->label);
+        if (e) return ti_error_wrap(e, "onnx import %s", c->label);
         if (mc.kind != cfg->kind || mc.n_features != cfg->n_features || mc.d_model != cfg->d_model ||
             mc.d_ff != cfg->d_ff || mc.n_layers != cfg->n_layers || (H && mc.n_heads != H) ||
             mc.activation != cfg->activation || (tiny && mc.context != cfg->context))
@@ -584,7 +584,7 @@ static ti_err build_config(const ox_ctx *c, const ox_match *mt, const Onnx__Mode
     if (!H) return ti_errorf(TI_ERR_UNSUPPORTED, "onnx import %s: cannot tell the number of heads (no attention scale); pass n_heads", c->label);
     cfg->n_heads = H;
     ti_err e = ti_tfm_config_validate(cfg);
-    return e ? ti_error_wrap(e, "onnx import %s: ", c->label) : TI_OK;
+    return e ? ti_error_wrap(e, "onnx import %s", c->label) : TI_OK;
 }
 
 /* The causal model computes its slopes from H; a graph with other slopes is another model. */
@@ -727,7 +727,7 @@ ti_err ti_onnx_import(ti_tfm **out, ti_onnx_info *info, const char *path, const 
     char *buf = NULL;
     size_t len = 0;
     ti_err e = ti_read_file(path, TI_ONNX_MAX_FILE - 1, &buf, &len);
-    if (e) return ti_error_wrap(e, "onnx import: ");
+    if (e) return ti_error_wrap(e, "onnx import");
     e = ti_onnx_import_memory(out, info, (const uint8_t *)buf, len, path, opts);
     free(buf);
     return e;

@@ -44,12 +44,6 @@ static ti_err check_and_normalise(sv_request *r, int ndim, const int64_t *shape,
     return e;
 }
 
-static int query_flag(sv_request *r, const char *name)
-{
-    const char *v = MHD_lookup_connection_value(r->conn, MHD_GET_ARGUMENT_KIND, name);
-    return v && (strcmp(v, "1") == 0 || strcmp(v, "true") == 0);
-}
-
 ti_err sv_predict_parse_json(sv_request *r)
 {
     const ti_model_info *c = r->model->info;
@@ -63,7 +57,7 @@ ti_err sv_predict_parse_json(sv_request *r)
     int ndim = -1, more, normalised = 0;
     size_t n;
     char key[64];
-    if ((e = sv_jr_obj_begin(&jr))) return ti_error_wrap(e, "predict: ");
+    if ((e = sv_jr_obj_begin(&jr))) return ti_error_wrap(e, "predict");
     while (!(e = sv_jr_obj_next(&jr, key, sizeof key, &more)) && more) {
         if (strcmp(key, "x") == 0) e = sv_jr_tensor(&jr, r->x, x_cap, 3, shape, &ndim, &n);
         else if (strcmp(key, "normalized") == 0) e = sv_jr_bool(&jr, &normalised);
@@ -71,17 +65,17 @@ ti_err sv_predict_parse_json(sv_request *r)
         if (e) break;
     }
     if (!e) e = sv_jr_finish(&jr);
-    if (e) return ti_error_wrap(e, "predict: ");
+    if (e) return ti_error_wrap(e, "predict");
     if (ndim < 0) return ti_errorf(TI_ERR_FORMAT, "predict: body needs \"x\": [B,T,%d] numbers", c->n_features);
-    e = check_and_normalise(r, ndim, shape, normalised || query_flag(r, "normalized"));
-    return e ? ti_error_wrap(e, "predict: ") : TI_OK;
+    e = check_and_normalise(r, ndim, shape, normalised || r->in.q_normalized);
+    return e ? ti_error_wrap(e, "predict") : TI_OK;
 }
 
 ti_err sv_predict_parse_npy(sv_request *r)
 {
     ti_npy_view v;
     ti_err e = ti_npy_parse(&v, r->body.data, r->body.len);
-    if (e) return ti_error_wrap(e, "predict_np: ");
+    if (e) return ti_error_wrap(e, "predict_np");
     if (v.ndim != 2 && v.ndim != 3)
         return ti_errorf(TI_ERR_FORMAT, "predict_np: array must be [B,T,F] or [T,F], got %d dims", v.ndim);
     int64_t shape[3];
@@ -90,11 +84,11 @@ ti_err sv_predict_parse_npy(sv_request *r)
     size_t max_vals = (size_t)r->srv->cfg.max_request_rows * (size_t)r->model->info->context * (size_t)r->model->info->n_features;
     if (v.count > max_vals) return ti_errorf(TI_ERR_FORMAT, "predict_np: array of %zu values exceeds the limit %zu", v.count, max_vals);
     if ((e = sv_request_reserve(r, v.count, 0))) return e;
-    if ((e = ti_npy_to_f32(r->x, &v))) return ti_error_wrap(e, "predict_np: ");
-    const char *acc = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, "Accept");
+    if ((e = ti_npy_to_f32(r->x, &v))) return ti_error_wrap(e, "predict_np");
+    const char *acc = r->in.accept;
     if (acc && (strstr(acc, "application/x-npy") || strstr(acc, "application/octet-stream"))) r->fmt = SV_OUT_NPY;
-    e = check_and_normalise(r, v.ndim, shape, query_flag(r, "normalized"));
-    return e ? ti_error_wrap(e, "predict_np: ") : TI_OK;
+    e = check_and_normalise(r, v.ndim, shape, r->in.q_normalized);
+    return e ? ti_error_wrap(e, "predict_np") : TI_OK;
 }
 
 ti_err sv_predict_write(sv_request *r)

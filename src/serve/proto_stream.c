@@ -77,7 +77,7 @@ ti_err sv_stream_parse_body(sv_request *r, int F, sv_tick_kind *kind, int *n)
         }
     }
     if (!e) e = sv_jr_finish(&jr);
-    if (e) return ti_error_wrap(e, "stream: ");
+    if (e) return ti_error_wrap(e, "stream");
     if (have_f == have_t) return ti_errorf(TI_ERR_FORMAT, "stream: body needs exactly one of \"features\" or \"trades\"");
     if (*n < 1) return ti_errorf(TI_ERR_FORMAT, "stream: no ticks in the body");
     *kind = have_t ? SV_TICK_TRADES : normalised ? SV_TICK_NORMALIZED : SV_TICK_FEATURES;
@@ -92,22 +92,31 @@ ti_err sv_write_forecast_fields(sv_sbuf *o, const ti_forecast *fc)
     return sv_sbuf_printf(o, ",\"t\":%lld,\"y_log\":%s,\"rv\":%s", (long long)fc->t, a, b);
 }
 
-enum MHD_Result sv_handle_stream(sv_request *r, sv_model_entry *m)
+static sv_hres not_causal(sv_request *r, const sv_model_entry *m)
 {
-    if (!m->streams)
-        return sv_respond_error(r, 400, "model '%s' is not a causal model: streams need rv_causal", m->name);
+    return sv_reply_error(r, 400, "model '%s' is not a causal model: streams need rv_causal", m->name);
+}
+
+sv_hres sv_handle_stream_close(sv_request *r, sv_model_entry *m)
+{
+    if (!m->streams) return not_causal(r, m);
+    ti_err e = sv_serve_streams_close(m->streams, r->symbol);
+    if (e) return sv_reply_error(r, 404, "%s", ti_errmsg());
+    e = sv_sbuf_puts(&r->out, "{\"symbol\":");
+    if (!e) e = sv_sbuf_json_str(&r->out, r->symbol);
+    if (!e) e = sv_sbuf_puts(&r->out, ",\"closed\":true}");
+    return e ? sv_reply_error(r, 500, "response: %s", ti_errmsg()) : sv_reply(r, 200, "application/json");
+}
+
+sv_hres sv_handle_stream_push(sv_request *r, sv_model_entry *m)
+{
+    if (!m->streams) return not_causal(r, m);
     ti_err e;
-    if (r->method_delete) {
-        if ((e = sv_serve_streams_close(m->streams, r->symbol))) return sv_respond_error(r, 404, "%s", ti_errmsg());
-        e = sv_sbuf_puts(&r->out, "{\"symbol\":");
-        if (!e) e = sv_sbuf_json_str(&r->out, r->symbol);
-        if (!e) e = sv_sbuf_puts(&r->out, ",\"closed\":true}");
-        return e ? sv_respond_error(r, 500, "response: %s", ti_errmsg()) : sv_respond(r, 200, "application/json");
-    }
-    if (r->body.len == 0) return sv_respond_error(r, 400, "empty request body");
+    if (r->body.len == 0) return sv_reply_error(r, 400, "empty request body");
     sv_tick_kind kind = SV_TICK_FEATURES;
     int n = 0, decoded = 0;
-    if ((e = sv_stream_parse_body(r, sv_serve_streams_features(m->streams), &kind, &n))) return sv_respond_error(r, 400, "%s", ti_errmsg());
+    if ((e = sv_stream_parse_body(r, sv_serve_streams_features(m->streams), &kind, &n)))
+        return sv_reply_error(r, 400, "%s", ti_errmsg());
     ti_forecast fc = {.t = -1};
     int64_t len = 0;
     uint64_t t0 = ti_now_ns();
@@ -115,7 +124,7 @@ enum MHD_Result sv_handle_stream(sv_request *r, sv_model_entry *m)
     if (!e) sv_metrics_stream(&r->srv->met, m->name, ti_now_ns() - t0);
     if (e) {
         int st = e == TI_ERR_NOMEM ? 500 : e == TI_ERR_LIMIT ? 503 : 400;
-        return sv_respond_error(r, st, "%s", ti_errmsg());
+        return sv_reply_error(r, st, "%s", ti_errmsg());
     }
     sv_sbuf *o = &r->out;
     e = sv_sbuf_puts(o, "{\"symbol\":");
@@ -128,5 +137,5 @@ enum MHD_Result sv_handle_stream(sv_request *r, sv_model_entry *m)
         e = sv_write_forecast_fields(o, &fc);
     }
     if (!e) e = sv_sbuf_printf(o, ",\"decoded\":%d,\"positions\":%lld}", decoded, (long long)len);
-    return e ? sv_respond_error(r, 500, "response: %s", ti_errmsg()) : sv_respond(r, 200, "application/json");
+    return e ? sv_reply_error(r, 500, "response: %s", ti_errmsg()) : sv_reply(r, 200, "application/json");
 }

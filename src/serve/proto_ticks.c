@@ -77,7 +77,7 @@ ti_err sv_ticks_parse_body(sv_request *r, int F, int *n, int *normalised)
         }
     }
     if (!e) e = sv_jr_finish(&jr);
-    if (e) return ti_error_wrap(e, "ticks: ");
+    if (e) return ti_error_wrap(e, "ticks");
     if (n_sym < 1 || rows < 0) return ti_errorf(TI_ERR_FORMAT, "ticks: body needs \"symbols\" (non-empty) and \"features\"");
     if (rows != n_sym) return ti_errorf(TI_ERR_FORMAT, "ticks: %d symbols but %d feature rows", n_sym, rows);
     *n = n_sym;
@@ -93,14 +93,14 @@ static ti_err write_forecast(sv_sbuf *o, const char *sym, const ti_forecast *fc,
     return e;
 }
 
-enum MHD_Result sv_handle_ticks(sv_request *r, sv_model_entry *m)
+sv_hres sv_handle_ticks(sv_request *r, sv_model_entry *m)
 {
     if (!m->streams)
-        return sv_respond_error(r, 400, "model '%s' is not a causal model: streams need rv_causal", m->name);
-    if (r->body.len == 0) return sv_respond_error(r, 400, "empty request body");
+        return sv_reply_error(r, 400, "model '%s' is not a causal model: streams need rv_causal", m->name);
+    if (r->body.len == 0) return sv_reply_error(r, 400, "empty request body");
     int F = sv_serve_streams_features(m->streams), n = 0, normalised = 0, failed = 0;
     ti_err e = sv_ticks_parse_body(r, F, &n, &normalised);
-    if (e) return sv_respond_error(r, e == TI_ERR_NOMEM ? 500 : 400, "%s", ti_errmsg());
+    if (e) return sv_reply_error(r, e == TI_ERR_NOMEM ? 500 : 400, "%s", ti_errmsg());
     sv_sbuf *o = &r->out;
     e = sv_sbuf_puts(o, "{\"model\":");
     if (!e) e = sv_sbuf_json_str(o, m->name);
@@ -127,5 +127,5 @@ enum MHD_Result sv_handle_ticks(sv_request *r, sv_model_entry *m)
         }
     }
     if (!e) e = sv_sbuf_printf(o, "],\"errors\":%d}", failed);
-    return e ? sv_respond_error(r, 500, "response: %s", ti_errmsg()) : sv_respond(r, 200, "application/json");
+    return e ? sv_reply_error(r, 500, "response: %s", ti_errmsg()) : sv_reply(r, 200, "application/json");
 }

@@ -125,7 +125,7 @@ ti_err sv_v2_parse_infer(sv_request *r, const char *body, size_t len, size_t hea
     v2_input in = {.ndim = -1, .binary_size = -1};
     int n_inputs = 0, normalised = 0, more;
     char key[64];
-    if ((e = sv_jr_obj_begin(&jr))) return ti_error_wrap(e, "infer: ");
+    if ((e = sv_jr_obj_begin(&jr))) return ti_error_wrap(e, "infer");
     while (!(e = sv_jr_obj_next(&jr, key, sizeof key, &more)) && more) {
         if (strcmp(key, "id") == 0) {
             e = sv_jr_string(&jr, r->req_id, sizeof r->req_id, NULL);
@@ -146,7 +146,7 @@ ti_err sv_v2_parse_infer(sv_request *r, const char *body, size_t len, size_t hea
         if (e) break;
     }
     if (!e) e = sv_jr_finish(&jr);
-    if (e) return ti_error_wrap(e, "infer: ");
+    if (e) return ti_error_wrap(e, "infer");
     if (n_inputs != 1) return ti_errorf(TI_ERR_FORMAT, "infer: request needs one input 'x' [B,T,%d]", cfg->n_features);
     if (in.ndim < 0) return ti_errorf(TI_ERR_FORMAT, "infer: input '%s' has no 'shape'", in.name);
     int fp64 = strcmp(in.datatype, "FP64") == 0;

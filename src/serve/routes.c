@@ -1,5 +1,7 @@
-/* URL routing and the handlers that answer at once (health, metadata, repository,
- * metrics); inference handlers parse and queue a job.  docs/serving.md lists the routes. */
+/* The route table and the handlers that answer at once (health, metadata, repository,
+ * metrics); inference handlers parse the body and prepare a job.  Nothing here talks to
+ * the HTTP library: handlers read the parsed request (r->in, r->body) and fill the answer
+ * (r->resp, r->out); server.c does the rest.  docs/serving.md lists the routes. */
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -9,118 +11,60 @@
 #include "serve/serve_internal.h"
 #include "tickinfer/version.h"
 
-#define MAX_SEGS 8
+/* ---- answers ------------------------------------------------------------------------- */
 
-static int split_path(const char *url, char seg[MAX_SEGS][TI_MODEL_MAX_NAME], int *n)
+void sv_reply_header(sv_request *r, const char *name, const char *fmt, ...)
 {
-    *n = 0;
-    const char *p = url;
-    while (*p) {
-        while (*p == '/') p++;
-        if (!*p) break;
-        const char *s = p;
-        while (*p && *p != '/') p++;
-        size_t len = (size_t)(p - s);
-        if (*n >= MAX_SEGS || len >= TI_MODEL_MAX_NAME) return -1;
-        memcpy(seg[*n], s, len);
-        seg[*n][len] = '\0';
-        (*n)++;
-    }
-    return 0;
+    sv_http_out *o = &r->resp;
+    if (o->n_headers >= SV_RESP_MAX_HEADERS) return;
+    o->header[o->n_headers].name = name;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(o->header[o->n_headers].value, sizeof o->header[0].value, fmt, ap);
+    va_end(ap);
+    o->n_headers++;
 }
 
-static int parse_version(const char *s)
+sv_hres sv_reply(sv_request *r, int status, const char *content_type)
 {
-    char *end;
-    long v = strtol(s, &end, 10);
-    return (*s && *end == '\0' && v >= 1 && v <= 1000000000) ? (int)v : -1;
+    r->resp.status = status;
+    r->resp.content_type = content_type;
+    if (status == 503) sv_reply_header(r, "Retry-After", "1");
+    if (status == 401) sv_reply_header(r, "WWW-Authenticate", "Bearer");
+    return SV_H_DONE;
 }
 
-/* Sets ep and the expected method; 0 if the path matched. */
-static int match(sv_request *r, char seg[MAX_SEGS][TI_MODEL_MAX_NAME], int n, int *want_post)
+static ti_err error_body(sv_request *r, const char *msg)
 {
-    *want_post = 0;
-    if (n == 1 && strcmp(seg[0], "predict") == 0) return r->ep = SV_EP_PREDICT, *want_post = 1, 0;
-    if (n == 1 && strcmp(seg[0], "predict_np") == 0) return r->ep = SV_EP_PREDICT_NP, *want_post = 1, 0;
-    if (n == 1 && strcmp(seg[0], "metrics") == 0) return r->ep = SV_EP_METRICS, 0;
-    if (n == 1 && strcmp(seg[0], "openapi.json") == 0) return r->ep = SV_EP_OPENAPI, 0;
-    if (n == 2 && strcmp(seg[0], "v1") == 0 && strcmp(seg[1], "ticks") == 0) return r->ep = SV_EP_TICKS, *want_post = 1, 0;
-    if (n >= 3 && n <= 4 && strcmp(seg[0], "v1") == 0 && strcmp(seg[1], "streams") == 0) {
-        if (n == 4 && strcmp(seg[3], "ticks") != 0) return -1;
-        snprintf(r->symbol, sizeof r->symbol, "%s", seg[2]);
-        r->ep = SV_EP_STREAM;
-        *want_post = n == 4 ? 1 : 2; /* POST .../ticks, DELETE /v1/streams/{symbol} */
-        return 0;
-    }
-    if (n < 1 || strcmp(seg[0], "v2") != 0) return -1;
-    if (n == 1) return r->ep = SV_EP_V2_SERVER, 0;
-    if (n == 3 && strcmp(seg[1], "health") == 0 && (strcmp(seg[2], "live") == 0 || strcmp(seg[2], "ready") == 0)) {
-        snprintf(r->action, sizeof r->action, "%s", seg[2]);
-        return r->ep = SV_EP_HEALTH, 0;
-    }
-    if (strcmp(seg[1], "repository") == 0) {
-        *want_post = 1;
-        r->ep = SV_EP_REPOSITORY;
-        if (n == 3 && strcmp(seg[2], "index") == 0) return snprintf(r->action, sizeof r->action, "index"), 0;
-        if (n == 5 && strcmp(seg[2], "models") == 0 && (strcmp(seg[4], "load") == 0 || strcmp(seg[4], "unload") == 0)) {
-            snprintf(r->model_name, sizeof r->model_name, "%s", seg[3]);
-            snprintf(r->action, sizeof r->action, "%s", seg[4]);
-            return 0;
-        }
-        return -1;
-    }
-    if (strcmp(seg[1], "models") != 0 || n < 3) return -1;
-    if (n == 3 && strcmp(seg[2], "stats") == 0) return r->model_name[0] = '\0', r->ep = SV_EP_MODEL_STATS, 0;
-    snprintf(r->model_name, sizeof r->model_name, "%s", seg[2]);
-    int k = 3;
-    if (n >= 5 && strcmp(seg[3], "versions") == 0) {
-        r->model_version = parse_version(seg[4]);
-        if (r->model_version < 0) return -1;
-        k = 5;
-    }
-    if (n == k) return r->ep = SV_EP_MODEL_META, 0;
-    if (n == k + 1 && strcmp(seg[k], "ready") == 0) return r->ep = SV_EP_MODEL_READY, 0;
-    if (n == k + 1 && strcmp(seg[k], "config") == 0) return r->ep = SV_EP_MODEL_CONFIG, 0;
-    if (n == k + 1 && strcmp(seg[k], "stats") == 0) return r->ep = SV_EP_MODEL_STATS, 0;
-    if (n == k + 1 && strcmp(seg[k], "infer") == 0) return r->ep = SV_EP_INFER, *want_post = 1, 0;
-    return -1;
+    sv_sbuf_clear(&r->out);
+    r->fmt = SV_OUT_JSON;
+    r->resp.n_headers = 0;
+    ti_err e = sv_sbuf_puts(&r->out, "{\"error\":");
+    if (!e) e = sv_sbuf_json_str(&r->out, msg);
+    if (!e) e = sv_sbuf_puts(&r->out, "}");
+    return e;
 }
 
-static int set_error(sv_request *r, int status, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-
-static int set_error(sv_request *r, int status, const char *fmt, ...)
+sv_hres sv_reply_error(sv_request *r, int status, const char *fmt, ...)
 {
-    char msg[512];
+    char msg[1024];
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
-    sv_sbuf_clear(&r->out);
-    if (sv_sbuf_puts(&r->out, "{\"error\":") || sv_sbuf_json_str(&r->out, msg) || sv_sbuf_puts(&r->out, "}")) return 500;
-    return status;
+    if (error_body(r, msg)) {
+        r->resp.drop = 1;
+        r->resp.status = status;
+        return SV_H_DONE;
+    }
+    return sv_reply(r, status, "application/json");
 }
 
-int sv_route(sv_request *r, const char *method, const char *url)
+static sv_hres reply_json_or_500(sv_request *r, ti_err e)
 {
-    char seg[MAX_SEGS][TI_MODEL_MAX_NAME];
-    int n, want_post;
-    int is_post = strcmp(method, "POST") == 0, is_get = strcmp(method, "GET") == 0 || strcmp(method, "HEAD") == 0;
-    r->method_post = is_post;
-    r->method_delete = strcmp(method, "DELETE") == 0;
-    if (split_path(url, seg, &n) != 0 || match(r, seg, n, &want_post) != 0) {
-        r->ep = SV_EP_OTHER;
-        return set_error(r, 404, "no route for %s %.200s", method, url);
-    }
-    int ok = want_post == 2 ? r->method_delete : want_post ? is_post : is_get;
-    if (!ok) {
-        static const char *const names[3] = {"GET", "POST", "DELETE"};
-        r->allow = names[want_post]; /* for the Allow header */
-        return set_error(r, 405, "%s %.200s: use %s", method, url, names[want_post]);
-    }
-    return 0;
+    if (e) return sv_reply_error(r, 500, "response: %s", ti_errmsg());
+    return sv_reply(r, 200, "application/json");
 }
-
-/* ---- helpers ------------------------------------------------------------------------ */
 
 static int err_status(ti_err e)
 {
@@ -131,6 +75,8 @@ static int err_status(ti_err e)
     default: return 400;
     }
 }
+
+/* ---- registry helpers ---------------------------------------------------------------- */
 
 static int count_loaded(sv_registry *reg)
 {
@@ -161,6 +107,84 @@ static sv_model_entry *first_streaming(sv_registry *reg)
     return e;
 }
 
+static sv_hres not_loaded(sv_request *r)
+{
+    if (r->model_version)
+        return sv_reply_error(r, 404, "model '%s' version %d is not loaded", r->model_name, r->model_version);
+    return sv_reply_error(r, 404, "model '%s' is not loaded", r->model_name);
+}
+
+/* The model of a /v2/models/{model}[/versions/{version}] route, referenced in r->model
+ * (released with the slot); NULL if not loaded. */
+static sv_model_entry *route_model(sv_request *r)
+{
+    r->model = sv_registry_get(&r->srv->reg, r->model_name, r->model_version);
+    return r->model;
+}
+
+/* The model named by ?model=, else `dflt` of the registry; referenced in r->model. */
+static sv_model_entry *query_model(sv_request *r, sv_model_entry *(*dflt)(sv_registry *))
+{
+    if (r->in.q_model) {
+        snprintf(r->model_name, sizeof r->model_name, "%s", r->in.q_model);
+        r->model = sv_registry_get(&r->srv->reg, r->in.q_model, 0);
+    } else {
+        r->model = dflt(&r->srv->reg);
+    }
+    return r->model;
+}
+
+/* ---- server, health, metadata -------------------------------------------------------- */
+
+static sv_hres h_server_meta(sv_request *r)
+{
+    return reply_json_or_500(r, sv_sbuf_puts(&r->out, "{\"name\":\"tickinfer\",\"version\":\"" TI_VERSION_STRING
+                                                      "\",\"extensions\":[\"binary_tensor_data\",\"model_repository\","
+                                                      "\"model_configuration\",\"statistics\"]}"));
+}
+
+static sv_hres h_live(sv_request *r) { return reply_json_or_500(r, sv_sbuf_puts(&r->out, "{\"live\":true}")); }
+
+static sv_hres h_ready(sv_request *r)
+{
+    ti_server *s = r->srv;
+    if (atomic_load(&s->draining) || count_loaded(&s->reg) == 0)
+        return sv_reply_error(r, 503, "not ready: %s", atomic_load(&s->draining) ? "shutting down" : "no model loaded");
+    return reply_json_or_500(r, sv_sbuf_puts(&r->out, "{\"ready\":true}"));
+}
+
+static sv_hres h_model_meta(sv_request *r)
+{
+    sv_model_entry *m = route_model(r);
+    return m ? reply_json_or_500(r, sv_v2_write_model_meta(r, m)) : not_loaded(r);
+}
+
+static sv_hres h_model_ready(sv_request *r)
+{
+    sv_model_entry *m = route_model(r);
+    if (!m) return not_loaded(r);
+    ti_err e = sv_sbuf_puts(&r->out, "{\"name\":");
+    if (!e) e = sv_sbuf_json_str(&r->out, m->name);
+    if (!e) e = sv_sbuf_printf(&r->out, ",\"version\":\"%d\",\"ready\":true}", m->version);
+    return reply_json_or_500(r, e);
+}
+
+static sv_hres h_model_config(sv_request *r)
+{
+    sv_model_entry *m = route_model(r);
+    return m ? reply_json_or_500(r, sv_v2_write_model_config(r, m)) : not_loaded(r);
+}
+
+static sv_hres h_model_stats(sv_request *r)
+{
+    sv_model_entry *m = route_model(r);
+    return m ? reply_json_or_500(r, sv_v2_write_model_stats(r, m)) : not_loaded(r);
+}
+
+static sv_hres h_all_stats(sv_request *r) { return reply_json_or_500(r, sv_v2_write_model_stats(r, NULL)); }
+
+/* ---- metrics, OpenAPI ------------------------------------------------------------------ */
+
 /* Live streams and their KV cache memory, per causal model. */
 static ti_err render_stream_metrics(sv_registry *reg, sv_sbuf *o)
 {
@@ -181,18 +205,16 @@ static ti_err render_stream_metrics(sv_registry *reg, sv_sbuf *o)
     return e;
 }
 
-static enum MHD_Result respond_json_or_500(sv_request *r, ti_err e)
+static sv_hres h_metrics(sv_request *r)
 {
-    if (e) return sv_respond_error(r, 500, "response: %s", ti_errmsg());
-    return sv_respond(r, 200, "application/json");
+    ti_server *s = r->srv;
+    ti_err e = sv_metrics_render(&s->met, &r->out, atomic_load(&s->inflight), count_loaded(&s->reg));
+    if (!e) e = render_stream_metrics(&s->reg, &r->out);
+    if (e) return sv_reply_error(r, 500, "metrics: %s", ti_errmsg());
+    return sv_reply(r, 200, "text/plain; version=0.0.4");
 }
 
-static enum MHD_Result not_loaded(sv_request *r)
-{
-    if (r->model_version)
-        return sv_respond_error(r, 404, "model '%s' version %d is not loaded", r->model_name, r->model_version);
-    return sv_respond_error(r, 404, "model '%s' is not loaded", r->model_name);
-}
+static sv_hres h_openapi(sv_request *r) { return reply_json_or_500(r, sv_sbuf_puts(&r->out, sv_openapi_json())); }
 
 /* ---- repository (admin) --------------------------------------------------------------- */
 
@@ -200,7 +222,7 @@ static int authorised(sv_request *r)
 {
     const char *tok = r->srv->cfg.admin_token;
     if (!*tok) return -1;
-    const char *h = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, "Authorization");
+    const char *h = r->in.authorization;
     if (!h || strncmp(h, "Bearer ", 7) != 0) return 0;
     /* Compare in constant time over the token's length. */
     const char *g = h + 7;
@@ -210,7 +232,16 @@ static int authorised(sv_request *r)
     return diff == 0;
 }
 
-static enum MHD_Result repo_index(sv_request *r)
+/* 0 if the request may use the admin endpoints, else the answer was set. */
+static int admin_refused(sv_request *r)
+{
+    int a = authorised(r);
+    if (a < 0) return sv_reply_error(r, 403, "model repository admin is disabled: set TICKINFER_ADMIN_TOKEN or admin_token"), 1;
+    if (a == 0) return sv_reply_error(r, 401, "model repository admin needs 'Authorization: Bearer <token>'"), 1;
+    return 0;
+}
+
+static sv_hres h_repo_index(sv_request *r)
 {
     sv_registry *reg = &r->srv->reg;
     ti_err e = sv_sbuf_puts(&r->out, "[");
@@ -225,7 +256,7 @@ static enum MHD_Result repo_index(sv_request *r)
     }
     pthread_mutex_unlock(&reg->mu);
     if (!e) e = sv_sbuf_puts(&r->out, "]");
-    return respond_json_or_500(r, e);
+    return reply_json_or_500(r, e);
 }
 
 /* Optional body {"parameters": {"path": "..."}} names the checkpoint to load. */
@@ -250,12 +281,13 @@ static ti_err load_body_path(sv_request *r, char *path, size_t cap)
     return e ? e : sv_jr_finish(&jr);
 }
 
-static enum MHD_Result repo_load(sv_request *r)
+static sv_hres h_repo_load(sv_request *r)
 {
+    if (admin_refused(r)) return SV_H_DONE;
     ti_server *s = r->srv;
     char path[SV_REG_MAX_PATH];
     ti_err e = load_body_path(r, path, sizeof path);
-    if (e) return sv_respond_error(r, 400, "load request body: %s", ti_errmsg());
+    if (e) return sv_reply_error(r, 400, "load request body: %s", ti_errmsg());
     int next;
     char known[SV_REG_MAX_PATH];
     int have = sv_registry_lookup_path(&s->reg, r->model_name, known, sizeof known, &next);
@@ -270,148 +302,285 @@ static enum MHD_Result repo_load(sv_request *r)
         }
     }
     if (!path[0])
-        return sv_respond_error(r, 404, "model '%s': no known path and no %s/%s.safetensors or .pt", r->model_name,
-                                s->cfg.models_dir, r->model_name);
+        return sv_reply_error(r, 404, "model '%s': no known path and no %s/%s.safetensors or .pt", r->model_name,
+                              s->cfg.models_dir, r->model_name);
     /* Loading happens on this HTTP thread; the old version keeps serving until the new
      * one is warm, and requests already holding it finish on it. */
-    if ((e = ti_server_add_model(s, r->model_name, path))) return sv_respond_error(r, err_status(e) == 404 ? 404 : 400, "%s", ti_errmsg());
+    if ((e = ti_server_add_model(s, r->model_name, path)))
+        return sv_reply_error(r, err_status(e) == 404 ? 404 : 400, "%s", ti_errmsg());
     sv_sbuf_clear(&r->out);
-    return sv_respond(r, 200, "application/json");
+    return sv_reply(r, 200, "application/json");
 }
 
-static enum MHD_Result handle_repository(sv_request *r)
+static sv_hres h_repo_unload(sv_request *r)
 {
-    if (strcmp(r->action, "index") == 0) return repo_index(r);
-    int a = authorised(r);
-    if (a < 0) return sv_respond_error(r, 403, "model repository admin is disabled: set TICKINFER_ADMIN_TOKEN or admin_token");
-    if (a == 0) return sv_respond_error(r, 401, "model repository admin needs 'Authorization: Bearer <token>'");
-    if (strcmp(r->action, "load") == 0) return repo_load(r);
+    if (admin_refused(r)) return SV_H_DONE;
     ti_err e = sv_registry_remove(&r->srv->reg, r->model_name);
-    if (e) return sv_respond_error(r, 404, "%s", ti_errmsg());
-    return sv_respond(r, 200, "application/json");
+    if (e) return sv_reply_error(r, 404, "%s", ti_errmsg());
+    return sv_reply(r, 200, "application/json");
 }
 
-/* ---- inference ---------------------------------------------------------------------------- */
+/* ---- inference (queued jobs) --------------------------------------------------------- */
 
-static int query_flag(sv_request *r, const char *name)
+static sv_hres infer_body(sv_request *r, ti_err (*parse)(sv_request *))
 {
-    const char *v = MHD_lookup_connection_value(r->conn, MHD_GET_ARGUMENT_KIND, name);
-    return v && (strcmp(v, "1") == 0 || strcmp(v, "true") == 0);
+    if (r->body.len == 0) return sv_reply_error(r, 400, "empty request body");
+    ti_err e = parse(r);
+    if (e) return sv_reply_error(r, err_status(e), "%s", ti_errmsg());
+    return SV_H_JOB;
 }
 
-static enum MHD_Result handle_infer(sv_request *r)
+static ti_err parse_v2(sv_request *r)
 {
-    ti_server *s = r->srv;
-    if (r->ep == SV_EP_INFER) {
-        r->model = sv_registry_get(&s->reg, r->model_name, r->model_version);
-    } else {
-        const char *name = MHD_lookup_connection_value(r->conn, MHD_GET_ARGUMENT_KIND, "model");
-        if (name) {
-            snprintf(r->model_name, sizeof r->model_name, "%s", name);
-            r->model = sv_registry_get(&s->reg, name, 0);
-        } else {
-            r->model = first_loaded(&s->reg);
-            if (!r->model) snprintf(r->model_name, sizeof r->model_name, "(default)");
-        }
+    size_t hl = 0;
+    const char *h = r->in.infer_header_len;
+    if (h) {
+        char *end;
+        unsigned long long v = strtoull(h, &end, 10);
+        if (!*h || *end || v > r->body.len)
+            return ti_errorf(TI_ERR_FORMAT, "Inference-Header-Content-Length '%.40s' is not a length within the %zu-byte body",
+                             h, r->body.len);
+        hl = (size_t)v;
     }
-    if (!r->model) return not_loaded(r);
-    if (r->body.len == 0) return sv_respond_error(r, 400, "empty request body");
-    ti_err e;
-    if (r->ep == SV_EP_INFER) {
-        size_t hl = 0;
-        const char *h = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, "Inference-Header-Content-Length");
-        if (h) {
-            char *end;
-            unsigned long long v = strtoull(h, &end, 10);
-            if (!*h || *end || v > r->body.len)
-                return sv_respond_error(r, 400, "Inference-Header-Content-Length '%.40s' is not a length within the %zu-byte body",
-                                        h, r->body.len);
-            hl = (size_t)v;
-        }
-        e = sv_v2_parse_infer(r, r->body.data, r->body.len, hl);
-    } else {
-        r->last_only = !query_flag(r, "all_steps");
-        e = r->ep == SV_EP_PREDICT ? sv_predict_parse_json(r) : sv_predict_parse_npy(r);
-    }
-    if (e) return sv_respond_error(r, err_status(e), "%s", ti_errmsg());
-    sv_submit(r);
-    return MHD_YES;
+    return sv_v2_parse_infer(r, r->body.data, r->body.len, hl);
 }
 
-enum MHD_Result sv_finish_job(sv_request *r)
+static sv_hres h_v2_infer(sv_request *r)
+{
+    if (!route_model(r)) return not_loaded(r);
+    return infer_body(r, parse_v2);
+}
+
+static sv_hres predict(sv_request *r, ti_err (*parse)(sv_request *))
+{
+    if (!query_model(r, first_loaded)) {
+        if (!r->in.q_model) snprintf(r->model_name, sizeof r->model_name, "(default)");
+        return not_loaded(r);
+    }
+    r->last_only = !r->in.q_all_steps;
+    return infer_body(r, parse);
+}
+
+static sv_hres h_predict(sv_request *r) { return predict(r, sv_predict_parse_json); }
+static sv_hres h_predict_np(sv_request *r) { return predict(r, sv_predict_parse_npy); }
+
+/* The job's answer: its error, or the route's writer. */
+static sv_hres finish_job(sv_request *r, ti_err (*write)(sv_request *))
 {
     const sv_job *j = &r->job;
     if (j->status) {
         int st = j->status == TI_ERR_LIMIT || j->status == TI_ERR_STATE ? 503 : 500;
-        return sv_respond_error(r, st, "model '%s': %s", r->model->name, j->err);
+        return sv_reply_error(r, st, "model '%s': %s", r->model->name, j->err);
     }
     sv_sbuf_clear(&r->out);
-    ti_err e = r->ep == SV_EP_INFER ? sv_v2_write_infer(r) : sv_predict_write(r);
-    if (e) return sv_respond_error(r, 500, "response: %s", ti_errmsg());
-    const char *ct = r->fmt == SV_OUT_JSON ? "application/json" : r->fmt == SV_OUT_NPY ? "application/x-npy"
-                                                                                         : "application/octet-stream";
-    return sv_respond(r, 200, ct);
+    ti_err e = write(r);
+    if (e) return sv_reply_error(r, 500, "response: %s", ti_errmsg());
+    if (r->fmt == SV_OUT_V2_BINARY) sv_reply_header(r, "Inference-Header-Content-Length", "%zu", r->json_header_len);
+    return sv_reply(r, 200, r->fmt == SV_OUT_JSON  ? "application/json"
+                            : r->fmt == SV_OUT_NPY ? "application/x-npy"
+                                                   : "application/octet-stream");
 }
 
-/* ---- dispatch ------------------------------------------------------------------------------ */
+static sv_hres f_v2_infer(sv_request *r) { return finish_job(r, sv_v2_write_infer); }
+static sv_hres f_predict(sv_request *r) { return finish_job(r, sv_predict_write); }
 
-enum MHD_Result sv_handle(sv_request *r)
+/* ---- streams ------------------------------------------------------------------------------ */
+
+static sv_model_entry *stream_model(sv_request *r)
 {
-    ti_server *s = r->srv;
-    ti_err e = TI_OK;
-    sv_model_entry *m;
-    switch (r->ep) {
-    case SV_EP_V2_SERVER:
-        e = sv_sbuf_puts(&r->out, "{\"name\":\"tickinfer\",\"version\":\"" TI_VERSION_STRING
-                                  "\",\"extensions\":[\"binary_tensor_data\",\"model_repository\","
-                                  "\"model_configuration\",\"statistics\"]}");
-        return respond_json_or_500(r, e);
-    case SV_EP_HEALTH:
-        if (strcmp(r->action, "live") == 0) return respond_json_or_500(r, sv_sbuf_puts(&r->out, "{\"live\":true}"));
-        if (atomic_load(&s->draining) || count_loaded(&s->reg) == 0)
-            return sv_respond_error(r, 503, "not ready: %s", atomic_load(&s->draining) ? "shutting down" : "no model loaded");
-        return respond_json_or_500(r, sv_sbuf_puts(&r->out, "{\"ready\":true}"));
-    case SV_EP_MODEL_STATS:
-        if (!r->model_name[0]) return respond_json_or_500(r, sv_v2_write_model_stats(r, NULL));
-        /* fall through */
-    case SV_EP_MODEL_META:
-    case SV_EP_MODEL_READY:
-    case SV_EP_MODEL_CONFIG:
-        m = sv_registry_get(&s->reg, r->model_name, r->model_version);
-        if (!m) return not_loaded(r);
-        r->model = m; /* released with the slot */
-        if (r->ep == SV_EP_MODEL_META) e = sv_v2_write_model_meta(r, m);
-        else if (r->ep == SV_EP_MODEL_CONFIG) e = sv_v2_write_model_config(r, m);
-        else if (r->ep == SV_EP_MODEL_STATS) e = sv_v2_write_model_stats(r, m);
-        else {
-            e = sv_sbuf_puts(&r->out, "{\"name\":");
-            if (!e) e = sv_sbuf_json_str(&r->out, m->name);
-            if (!e) e = sv_sbuf_printf(&r->out, ",\"version\":\"%d\",\"ready\":true}", m->version);
+    sv_model_entry *m = query_model(r, first_streaming);
+    if (!m) {
+        if (r->in.q_model) not_loaded(r);
+        else sv_reply_error(r, 404, "no causal model loaded for streams");
+    }
+    return m;
+}
+
+static sv_hres h_stream_push(sv_request *r)
+{
+    sv_model_entry *m = stream_model(r);
+    return m ? sv_handle_stream_push(r, m) : SV_H_DONE;
+}
+
+static sv_hres h_stream_close(sv_request *r)
+{
+    sv_model_entry *m = stream_model(r);
+    return m ? sv_handle_stream_close(r, m) : SV_H_DONE;
+}
+
+static sv_hres h_ticks(sv_request *r)
+{
+    sv_model_entry *m = stream_model(r);
+    return m ? sv_handle_ticks(r, m) : SV_H_DONE;
+}
+
+/* ---- the route table ------------------------------------------------------------------------ */
+
+#define MODEL "/v2/models/{model}"
+#define MODEL_V "/v2/models/{model}/versions/{version}"
+
+static const sv_route k_routes[] = {
+    {SV_GET, "/v2", SV_EP_V2_SERVER, h_server_meta, NULL},
+    {SV_GET, "/v2/health/live", SV_EP_HEALTH, h_live, NULL},
+    {SV_GET, "/v2/health/ready", SV_EP_HEALTH, h_ready, NULL},
+    {SV_GET, "/v2/models/stats", SV_EP_MODEL_STATS, h_all_stats, NULL}, /* before {model} */
+    {SV_GET, MODEL, SV_EP_MODEL_META, h_model_meta, NULL},
+    {SV_GET, MODEL_V, SV_EP_MODEL_META, h_model_meta, NULL},
+    {SV_GET, MODEL "/ready", SV_EP_MODEL_READY, h_model_ready, NULL},
+    {SV_GET, MODEL_V "/ready", SV_EP_MODEL_READY, h_model_ready, NULL},
+    {SV_GET, MODEL "/config", SV_EP_MODEL_CONFIG, h_model_config, NULL},
+    {SV_GET, MODEL_V "/config", SV_EP_MODEL_CONFIG, h_model_config, NULL},
+    {SV_GET, MODEL "/stats", SV_EP_MODEL_STATS, h_model_stats, NULL},
+    {SV_GET, MODEL_V "/stats", SV_EP_MODEL_STATS, h_model_stats, NULL},
+    {SV_POST, MODEL "/infer", SV_EP_INFER, h_v2_infer, f_v2_infer},
+    {SV_POST, MODEL_V "/infer", SV_EP_INFER, h_v2_infer, f_v2_infer},
+    {SV_POST, "/v2/repository/index", SV_EP_REPOSITORY, h_repo_index, NULL},
+    {SV_POST, "/v2/repository/models/{model}/load", SV_EP_REPOSITORY, h_repo_load, NULL},
+    {SV_POST, "/v2/repository/models/{model}/unload", SV_EP_REPOSITORY, h_repo_unload, NULL},
+    {SV_POST, "/predict", SV_EP_PREDICT, h_predict, f_predict},
+    {SV_POST, "/predict_np", SV_EP_PREDICT_NP, h_predict_np, f_predict},
+    {SV_POST, "/v1/ticks", SV_EP_TICKS, h_ticks, NULL},
+    {SV_POST, "/v1/streams/{symbol}/ticks", SV_EP_STREAM, h_stream_push, NULL},
+    {SV_DELETE, "/v1/streams/{symbol}", SV_EP_STREAM, h_stream_close, NULL},
+    {SV_GET, "/metrics", SV_EP_METRICS, h_metrics, NULL},
+    {SV_GET, "/openapi.json", SV_EP_OPENAPI, h_openapi, NULL},
+};
+
+#define N_ROUTES ((int)(sizeof k_routes / sizeof k_routes[0]))
+
+const sv_route *sv_routes(int *n)
+{
+    *n = N_ROUTES;
+    return k_routes;
+}
+
+/* ---- matching ------------------------------------------------------------------------------ */
+
+#define MAX_SEGS 8
+
+typedef struct path_segs {
+    int n;
+    const char *s[MAX_SEGS];
+    size_t len[MAX_SEGS];
+} path_segs;
+
+/* Split the path (empty segments dropped, so "//v2/" is "/v2"); -1 if too many or too long. */
+static int split_path(const char *url, path_segs *ps)
+{
+    ps->n = 0;
+    const char *p = url;
+    while (*p) {
+        while (*p == '/') p++;
+        if (!*p) break;
+        const char *s = p;
+        while (*p && *p != '/') p++;
+        size_t len = (size_t)(p - s);
+        if (ps->n >= MAX_SEGS || len >= TI_MODEL_MAX_NAME) return -1;
+        ps->s[ps->n] = s;
+        ps->len[ps->n] = len;
+        ps->n++;
+    }
+    return 0;
+}
+
+static int parse_version(const char *s, size_t len)
+{
+    if (len < 1 || len > 10) return -1;
+    long v = 0;
+    for (size_t i = 0; i < len; i++) {
+        if (s[i] < '0' || s[i] > '9') return -1;
+        v = v * 10 + (s[i] - '0');
+    }
+    return v >= 1 && v <= 1000000000 ? (int)v : -1;
+}
+
+typedef struct captures {
+    int model, symbol, version; /* segment index, -1 if none */
+    int version_value;
+} captures;
+
+/* Does the pattern match the segments?  Fills *c on a match. */
+static int pattern_matches(const char *pat, const path_segs *ps, captures *c)
+{
+    c->model = c->symbol = c->version = -1;
+    int i = 0;
+    const char *p = pat;
+    while (*p) {
+        p++; /* '/' */
+        const char *s = p;
+        while (*p && *p != '/') p++;
+        size_t len = (size_t)(p - s);
+        if (i >= ps->n) return 0;
+        if (len > 2 && s[0] == '{') {
+            if (strncmp(s, "{model}", len) == 0) c->model = i;
+            else if (strncmp(s, "{symbol}", len) == 0) c->symbol = i;
+            else if (strncmp(s, "{version}", len) == 0) {
+                if ((c->version_value = parse_version(ps->s[i], ps->len[i])) < 0) return 0;
+                c->version = i;
+            } else return 0;
+        } else if (ps->len[i] != len || memcmp(ps->s[i], s, len) != 0) {
+            return 0;
         }
-        return respond_json_or_500(r, e);
-    case SV_EP_INFER:
-    case SV_EP_PREDICT:
-    case SV_EP_PREDICT_NP:
-        return handle_infer(r);
-    case SV_EP_REPOSITORY:
-        return handle_repository(r);
-    case SV_EP_METRICS:
-        e = sv_metrics_render(&s->met, &r->out, atomic_load(&s->inflight), count_loaded(&s->reg));
-        if (!e) e = render_stream_metrics(&s->reg, &r->out);
-        if (e) return sv_respond_error(r, 500, "metrics: %s", ti_errmsg());
-        return sv_respond(r, 200, "text/plain; version=0.0.4");
-    case SV_EP_OPENAPI:
-        return respond_json_or_500(r, sv_sbuf_puts(&r->out, sv_openapi_json()));
-    case SV_EP_STREAM:
-    case SV_EP_TICKS: {
-        const char *name = MHD_lookup_connection_value(r->conn, MHD_GET_ARGUMENT_KIND, "model");
-        if (name) snprintf(r->model_name, sizeof r->model_name, "%s", name);
-        m = name ? sv_registry_get(&s->reg, name, 0) : first_streaming(&s->reg);
-        if (!m) return name ? not_loaded(r) : sv_respond_error(r, 404, "no causal model loaded for streams");
-        r->model = m;
-        return r->ep == SV_EP_TICKS ? sv_handle_ticks(r, m) : sv_handle_stream(r, m);
+        i++;
     }
-    default:
-        return sv_respond_error(r, 404, "no route");
+    return i == ps->n;
+}
+
+static void copy_seg(char *dst, size_t cap, const path_segs *ps, int i)
+{
+    snprintf(dst, cap, "%.*s", (int)ps->len[i], ps->s[i]);
+}
+
+int sv_route_match(sv_request *r)
+{
+    const sv_http_in *in = &r->in;
+    const char *url = in->url ? in->url : "";
+    unsigned want = in->method == SV_HEAD ? SV_GET : in->method;
+    unsigned others = 0; /* methods of routes that match the path only */
+    path_segs ps;
+    captures c;
+    r->route = NULL;
+    r->ep = SV_EP_OTHER;
+    if (split_path(url, &ps) == 0)
+        for (int k = 0; k < N_ROUTES; k++) {
+            const sv_route *rt = &k_routes[k];
+            if (!pattern_matches(rt->pattern, &ps, &c)) continue;
+            if (!(rt->methods & want)) {
+                others |= rt->methods;
+                continue;
+            }
+            r->route = rt;
+            r->ep = rt->ep;
+            if (c.model >= 0) copy_seg(r->model_name, sizeof r->model_name, &ps, c.model);
+            if (c.symbol >= 0) copy_seg(r->symbol, sizeof r->symbol, &ps, c.symbol);
+            r->model_version = c.version >= 0 ? c.version_value : 0;
+            return 0;
+        }
+    if (!others) {
+        sv_reply_error(r, 404, "no route for %s %.200s", in->method_name ? in->method_name : "?", url);
+        return 404;
     }
+    char allow[32] = "";
+    static const struct {
+        unsigned bit;
+        const char *name;
+    } names[] = {{SV_GET, "GET"}, {SV_POST, "POST"}, {SV_DELETE, "DELETE"}};
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
+        if (others & names[i].bit)
+            snprintf(allow + strlen(allow), sizeof allow - strlen(allow), "%s%s", allow[0] ? ", " : "", names[i].name);
+    sv_reply_error(r, 405, "%s %.200s: use %s", in->method_name ? in->method_name : "?", url, allow);
+    sv_reply_header(r, "Allow", "%s", allow);
+    return 405;
+}
+
+sv_hres sv_dispatch(sv_request *r)
+{
+    if (!r->route) return sv_reply_error(r, 404, "no route");
+    return r->route->handle(r);
+}
+
+void sv_finish(sv_request *r)
+{
+    if (r->route && r->route->finish) r->route->finish(r);
+    else sv_reply_error(r, 500, "no answer for this request");
 }

@@ -1,6 +1,10 @@
-/* The HTTP edge: libmicrohttpd daemon, request slots, suspend/resume around jobs, drain.
- * See include/tickinfer/serve.h. */
+/* The HTTP edge, the one file that talks to libmicrohttpd: the daemon, request slots, the
+ * parsed request handed to the route table (routes.c), the answer turned into an HTTP
+ * response, suspend/resume around jobs, drain.  See include/tickinfer/serve.h. */
 #include <arpa/inet.h>
+#include <microhttpd.h>
+#include <stddef.h>
+#include <strings.h>
 #include <netinet/in.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -35,6 +39,18 @@ void ti_server_config_default(ti_server_config *c)
 
 /* ---- request slots -------------------------------------------------------------------- */
 
+void sv_request_reset(sv_request *r)
+{
+    /* Everything from `conn` on is per request (serve_internal.h). */
+    memset((char *)r + offsetof(sv_request, conn), 0, sizeof *r - offsetof(sv_request, conn));
+    r->ep = SV_EP_OTHER;
+    r->fmt = SV_OUT_JSON;
+    atomic_store(&r->state, SV_RQ_READING);
+    r->t_start_ns = ti_now_ns();
+    sv_sbuf_clear(&r->body);
+    sv_sbuf_clear(&r->out);
+}
+
 static sv_request *slot_acquire(ti_server *s)
 {
     pthread_mutex_lock(&s->pool_mu);
@@ -44,25 +60,7 @@ static sv_request *slot_acquire(ti_server *s)
     if (!r) return NULL;
     atomic_fetch_add(&s->inflight, 1);
     r->next_free = NULL;
-    r->ep = SV_EP_OTHER;
-    r->method_post = 0;
-    r->model_name[0] = r->action[0] = r->req_id[0] = r->symbol[0] = '\0';
-    r->allow = NULL;
-    r->method_delete = 0;
-    r->model_version = 0;
-    sv_sbuf_clear(&r->body);
-    sv_sbuf_clear(&r->out);
-    r->too_large = 0;
-    r->route_status = 0;
-    r->B = r->T = 0;
-    r->model = NULL;
-    memset(&r->job, 0, sizeof r->job); /* metrics read job timings only of jobs that ran */
-    atomic_store(&r->state, SV_RQ_READING);
-    r->status = 0;
-    r->fmt = SV_OUT_JSON;
-    r->json_header_len = 0;
-    r->last_only = r->want_binary_out = 0;
-    r->t_start_ns = ti_now_ns();
+    sv_request_reset(r);
     return r;
 }
 
@@ -131,40 +129,62 @@ static enum MHD_Result respond_static(struct MHD_Connection *c, int status, cons
     return ret;
 }
 
-enum MHD_Result sv_respond(sv_request *r, int status, const char *content_type)
+/* Send the answer a handler filled (r->resp, body r->out). */
+static enum MHD_Result send_reply(sv_request *r)
 {
-    r->status = status;
     atomic_store(&r->state, SV_RQ_RESPONDED);
+    const sv_http_out *o = &r->resp;
+    if (o->drop || o->status < 100) return MHD_NO;
     /* PERSISTENT: r->out stays untouched until the completed callback frees the slot. */
     struct MHD_Response *resp = MHD_create_response_from_buffer(r->out.len, r->out.data ? r->out.data : (void *)"",
                                                                 MHD_RESPMEM_PERSISTENT);
     if (!resp) return MHD_NO;
-    MHD_add_response_header(resp, "Content-Type", content_type);
-    if (r->fmt == SV_OUT_V2_BINARY) {
-        char n[32];
-        snprintf(n, sizeof n, "%zu", r->json_header_len);
-        MHD_add_response_header(resp, "Inference-Header-Content-Length", n);
-    }
-    if (status == 503) MHD_add_response_header(resp, "Retry-After", "1");
-    if (status == 401) MHD_add_response_header(resp, "WWW-Authenticate", "Bearer");
-    if (status == 405 && r->allow) MHD_add_response_header(resp, "Allow", r->allow);
-    enum MHD_Result ret = MHD_queue_response(r->conn, (unsigned)status, resp);
+    MHD_add_response_header(resp, "Content-Type", o->content_type ? o->content_type : "application/json");
+    for (int i = 0; i < o->n_headers; i++) MHD_add_response_header(resp, o->header[i].name, o->header[i].value);
+    enum MHD_Result ret = MHD_queue_response(r->conn, (unsigned)o->status, resp);
     MHD_destroy_response(resp);
     return ret;
 }
 
-enum MHD_Result sv_respond_error(sv_request *r, int status, const char *fmt, ...)
+/* ---- the parsed request ----------------------------------------------------------------- */
+
+static unsigned method_bit(const char *m)
 {
-    char msg[1024];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(msg, sizeof msg, fmt, ap);
-    va_end(ap);
-    sv_sbuf_clear(&r->out);
-    r->fmt = SV_OUT_JSON;
-    if (sv_sbuf_puts(&r->out, "{\"error\":") || sv_sbuf_json_str(&r->out, msg) || sv_sbuf_puts(&r->out, "}"))
-        return MHD_NO;
-    return sv_respond(r, status, "application/json");
+    if (strcmp(m, "GET") == 0) return SV_GET;
+    if (strcmp(m, "POST") == 0) return SV_POST;
+    if (strcmp(m, "HEAD") == 0) return SV_HEAD;
+    if (strcmp(m, "DELETE") == 0) return SV_DELETE;
+    return SV_METHOD_OTHER;
+}
+
+static int flag_value(const char *v) { return v && (strcmp(v, "1") == 0 || strcmp(v, "true") == 0); }
+
+static enum MHD_Result on_header(void *cls, enum MHD_ValueKind kind, const char *key, const char *value)
+{
+    sv_http_in *in = cls;
+    if (!key) return MHD_YES;
+    if (kind == MHD_GET_ARGUMENT_KIND) { /* the first of repeated keys wins */
+        if (strcmp(key, "model") == 0 && !in->q_model) in->q_model = value ? value : "";
+        else if (strcmp(key, "all_steps") == 0 && !in->q_all_steps) in->q_all_steps = flag_value(value);
+        else if (strcmp(key, "normalized") == 0 && !in->q_normalized) in->q_normalized = flag_value(value);
+        return MHD_YES;
+    }
+    if (!value) return MHD_YES;
+    if (!in->authorization && strcasecmp(key, "Authorization") == 0) in->authorization = value;
+    else if (!in->accept && strcasecmp(key, "Accept") == 0) in->accept = value;
+    else if (!in->infer_header_len && strcasecmp(key, "Inference-Header-Content-Length") == 0) in->infer_header_len = value;
+    else if (!in->content_length && strcasecmp(key, MHD_HTTP_HEADER_CONTENT_LENGTH) == 0) in->content_length = value;
+    return MHD_YES;
+}
+
+static void read_request(sv_request *r, const char *method, const char *url)
+{
+    sv_http_in *in = &r->in;
+    in->method = method_bit(method);
+    in->method_name = method;
+    in->url = url;
+    MHD_get_connection_values(r->conn, MHD_HEADER_KIND, on_header, in);
+    MHD_get_connection_values(r->conn, MHD_GET_ARGUMENT_KIND, on_header, in);
 }
 
 /* ---- jobs ---------------------------------------------------------------------------------- */
@@ -179,7 +199,8 @@ static void on_job_done(sv_job *j, void *ctx)
     atomic_fetch_sub(&s->jobs_pending, 1);
 }
 
-void sv_submit(sv_request *r)
+/* Submit the job a handler prepared (r->model, x, y, B, T) and suspend the connection. */
+static void submit_job(sv_request *r)
 {
     ti_server *s = r->srv;
     sv_job *j = &r->job;
@@ -224,16 +245,18 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         }
         *con_cls = r;
         r->conn = conn;
+        read_request(r, method, url);
         /* A 404 / 405 is answered after the body so the connection can stay open. */
-        r->route_status = sv_route(r, method, url);
-        const char *cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Content-Length");
+        r->route_status = sv_route_match(r);
+        const char *cl = r->in.content_length;
         if (cl) {
             char *end;
             unsigned long long n = strtoull(cl, &end, 10);
             if (*end == '\0' && n > s->cfg.max_body_bytes) {
                 r->too_large = 1;
-                return sv_respond_error(r, 413, "request body of %llu bytes exceeds the limit of %zu bytes", n,
-                                        s->cfg.max_body_bytes);
+                sv_reply_error(r, 413, "request body of %llu bytes exceeds the limit of %zu bytes", n,
+                               s->cfg.max_body_bytes);
+                return send_reply(r);
             }
         }
         return MHD_YES;
@@ -245,15 +268,23 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         if (st == SV_RQ_RESPONDED || r->route_status) return MHD_YES; /* answered or doomed: discard */
         if (sv_sbuf_append(&r->body, upload_data, n)) {
             r->too_large = 1;
-            return sv_respond_error(r, 413, "request body exceeds the limit of %zu bytes", s->cfg.max_body_bytes);
+            sv_reply_error(r, 413, "request body exceeds the limit of %zu bytes", s->cfg.max_body_bytes);
+            return send_reply(r);
         }
         return MHD_YES;
     }
     if (st == SV_RQ_READING) {
-        if (r->route_status) return sv_respond(r, r->route_status, "application/json");
-        return sv_handle(r);
+        if (r->route_status) return send_reply(r);
+        if (sv_dispatch(r) == SV_H_JOB) {
+            submit_job(r);
+            return MHD_YES;
+        }
+        return send_reply(r);
     }
-    if (st == SV_RQ_DONE) return sv_finish_job(r);
+    if (st == SV_RQ_DONE) {
+        sv_finish(r);
+        return send_reply(r);
+    }
     return MHD_YES; /* QUEUED (spurious call) or RESPONDED */
 }
 
@@ -264,10 +295,10 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
     if (!r) return;
     *con_cls = NULL;
     uint64_t now = ti_now_ns();
-    sv_metrics_request(&s->met, r->ep, r->status ? r->status : 499, now - r->t_start_ns);
-    if (r->model && (r->ep == SV_EP_INFER || r->ep == SV_EP_PREDICT || r->ep == SV_EP_PREDICT_NP) &&
-        r->job.t_done_ns) {
-        int ok = r->job.status == TI_OK && r->status == 200;
+    int status = atomic_load(&r->state) == SV_RQ_RESPONDED && !r->resp.drop ? r->resp.status : 0;
+    sv_metrics_request(&s->met, r->ep, status ? status : 499, now - r->t_start_ns);
+    if (r->model && r->route && r->route->finish && r->job.t_done_ns) {
+        int ok = r->job.status == TI_OK && status == 200;
         sv_metrics_infer(&s->met, r->model->name, ok, r->B, r->job.t_start_ns - r->job.t_enqueue_ns,
                          r->job.t_done_ns - r->job.t_start_ns, now - r->t_start_ns, r->job.batch_rows);
     }

@@ -126,7 +126,7 @@ ti_err ti_server_add_config_models(ti_server *s, const char *path)
         }
     }
     free(text);
-    if (e) return ti_error_wrap(e, "serve config %s: ", path);
+    if (e) return ti_error_wrap(e, "serve config %s", path);
     if (!n_models) return ti_errorf(TI_ERR_NOT_FOUND, "serve config %s: no \"models\" listed", path);
     return TI_OK;
 }

@@ -1,4 +1,14 @@
-/* Stream table; see streams.h. */
+/* Stream table; see streams.h.
+ *
+ * Linear probing over TABLE = 2 x SV_SS_MAX_STREAMS slots (load factor <= 1/2) with
+ * backward-shift deletion: closing a stream moves the entries after it on their probe
+ * path back into the hole, so the table never holds tombstones and a lookup stops at the
+ * first empty slot however many streams were opened and closed before.
+ *
+ * A new symbol's stream (its KV cache: the big allocation) is built with no table lock
+ * held; the write lock is taken only to insert the pointer.  If another first tick for
+ * the same symbol inserted meanwhile, the loser closes its own stream and uses the
+ * winner's. */
 #include "serve/streams.h"
 
 #include <pthread.h>
@@ -10,8 +20,8 @@
 
 typedef struct slot {
     char symbol[SV_SS_SYMBOL_MAX];
-    ti_stream *s;    /* NULL: empty (tomb = 0) or deleted (tomb = 1) */
-    int tomb;
+    uint32_t hash;
+    ti_stream *s; /* NULL: empty */
 } slot;
 
 struct sv_serve_streams {
@@ -28,18 +38,42 @@ static uint32_t hash_sym(const char *s)
     return h;
 }
 
-/* Index of symbol's slot, or -1; with `insert`, the first free slot on its probe path. */
-static int probe(const sv_serve_streams *ss, const char *sym, int insert)
+/* Slot of symbol, or -1 (then *free_at is the empty slot where it would go).  *probes
+ * counts the slots looked at.  Caller holds the lock. */
+static int probe(const sv_serve_streams *ss, const char *sym, uint32_t h, int *free_at, int *probes)
 {
-    uint32_t i = hash_sym(sym) % TABLE;
-    int free_at = -1;
-    for (int k = 0; k < TABLE; k++, i = (i + 1) % TABLE) {
+    uint32_t i = h % TABLE;
+    int k;
+    for (k = 0; k < TABLE; k++, i = (i + 1) % TABLE) {
         const slot *t = &ss->tab[i];
-        if (t->s && strcmp(t->symbol, sym) == 0) return (int)i;
-        if (!t->s && free_at < 0) free_at = (int)i;
-        if (!t->s && !t->tomb) break;
+        if (!t->s) break;
+        if (t->hash == h && strcmp(t->symbol, sym) == 0) {
+            if (probes) *probes = k + 1;
+            return (int)i;
+        }
     }
-    return insert ? free_at : -1;
+    if (probes) *probes = k + 1;
+    if (free_at) *free_at = k < TABLE ? (int)i : -1;
+    return -1;
+}
+
+/* Empty slot i and shift the entries that follow it on their probe paths back. */
+static void remove_at(sv_serve_streams *ss, uint32_t i)
+{
+    uint32_t j = i;
+    for (;;) {
+        j = (j + 1) % TABLE;
+        if (!ss->tab[j].s) break;
+        uint32_t home = ss->tab[j].hash % TABLE;
+        /* The entry at j may stay if its home lies cyclically in (i, j]. */
+        int stays = i <= j ? (home > i && home <= j) : (home > i || home <= j);
+        if (stays) continue;
+        ss->tab[i] = ss->tab[j];
+        i = j;
+    }
+    ss->tab[i].s = NULL;
+    ss->tab[i].symbol[0] = '\0';
+    ss->tab[i].hash = 0;
 }
 
 ti_err sv_serve_streams_create(sv_serve_streams **out, const ti_tfm *m, const ti_ckpt_meta *meta, float rv_scale,
@@ -50,7 +84,9 @@ ti_err sv_serve_streams_create(sv_serve_streams **out, const ti_tfm *m, const ti
     if (!ss) return ti_errorf(TI_ERR_NOMEM, "streams: out of memory");
     ti_stream_opts o;
     memset(&o, 0, sizeof o);
-    o.max_streams = SV_SS_MAX_STREAMS;
+    /* One spare engine slot per concurrent first tick would be enough; the engine only
+     * needs room for the transient stream a losing racer builds and closes. */
+    o.max_streams = 2 * SV_SS_MAX_STREAMS;
     o.kv_dtype = kv_dtype;
     ti_err e = ti_stream_engine_create(&ss->e, m, meta, rv_scale, &o);
     if (e) {
@@ -75,45 +111,56 @@ void sv_serve_streams_destroy(sv_serve_streams *ss)
 
 int sv_serve_streams_features(const sv_serve_streams *ss) { return ss->F; }
 
-/* Opens under the write lock when the symbol is new; returns with the read lock held. */
+static ti_err table_full(const char *sym)
+{
+    return ti_errorf(TI_ERR_LIMIT, "stream %s: %d streams already open", sym, SV_SS_MAX_STREAMS);
+}
+
+/* Returns with the read lock held and *out the symbol's stream (opened if new). */
 static ti_err find_or_open(sv_serve_streams *ss, const char *sym, ti_stream **out)
 {
-    pthread_rwlock_rdlock(&ss->lock);
-    int i = probe(ss, sym, 0);
-    if (i >= 0) {
-        *out = ss->tab[i].s;
-        return TI_OK;
-    }
-    pthread_rwlock_unlock(&ss->lock);
-    pthread_rwlock_wrlock(&ss->lock);
-    ti_err e = TI_OK;
-    i = probe(ss, sym, 0);
-    if (i < 0) {
-        if (ss->n_open >= SV_SS_MAX_STREAMS) {
-            e = ti_errorf(TI_ERR_LIMIT, "stream %s: %d streams already open", sym, SV_SS_MAX_STREAMS);
-        } else {
-            i = probe(ss, sym, 1);
-            ti_stream *s = NULL;
-            e = i < 0 ? ti_errorf(TI_ERR_LIMIT, "stream %s: table full", sym) : ti_stream_open(ss->e, &s, sym);
-            if (!e) {
-                snprintf(ss->tab[i].symbol, sizeof ss->tab[i].symbol, "%s", sym);
-                ss->tab[i].s = s;
-                ss->tab[i].tomb = 0;
+    const uint32_t h = hash_sym(sym);
+    for (;;) {
+        pthread_rwlock_rdlock(&ss->lock);
+        int i = probe(ss, sym, h, NULL, NULL);
+        if (i >= 0) {
+            *out = ss->tab[i].s;
+            return TI_OK;
+        }
+        int full = ss->n_open >= SV_SS_MAX_STREAMS;
+        pthread_rwlock_unlock(&ss->lock);
+        if (full) return table_full(sym);
+        /* Build the stream (KV cache, scratch) with no table lock held. */
+        ti_stream *s = NULL;
+        ti_err e = ti_stream_open(ss->e, &s, sym);
+        pthread_rwlock_wrlock(&ss->lock);
+        int free_at = -1;
+        i = probe(ss, sym, h, &free_at, NULL);
+        if (i < 0 && !e) {
+            if (ss->n_open >= SV_SS_MAX_STREAMS || free_at < 0) {
+                e = table_full(sym);
+            } else {
+                slot *t = &ss->tab[free_at];
+                snprintf(t->symbol, sizeof t->symbol, "%s", sym);
+                t->hash = h;
+                t->s = s;
                 ss->n_open++;
+                s = NULL; /* the table owns it */
             }
         }
+        pthread_rwlock_unlock(&ss->lock);
+        /* Lost the race (or the table filled): our stream was never visible. */
+        if (s) ti_stream_close(s);
+        if (e && i < 0) return e;
+        /* Re-take as a reader; a DELETE in between makes us open it again (rare). */
     }
-    ti_stream *s = e ? NULL : ss->tab[i].s;
-    pthread_rwlock_unlock(&ss->lock);
-    if (e) return e;
-    /* Re-take as a reader; a DELETE in between makes us open it again (rare, harmless). */
-    return s ? find_or_open(ss, sym, out) : e;
 }
 
 ti_err sv_serve_streams_push(sv_serve_streams *ss, const char *symbol, sv_tick_kind kind, const float *rows,
                              const sv_trade_tick *trades, int n, ti_forecast *fc, int *decoded, int64_t *len)
 {
-    if (strlen(symbol) >= 64) return ti_errorf(TI_ERR_INVALID_ARG, "stream: symbol longer than 63 bytes");
+    if (strlen(symbol) >= SV_SS_SYMBOL_MAX)
+        return ti_errorf(TI_ERR_INVALID_ARG, "stream: symbol longer than %d bytes", SV_SS_SYMBOL_MAX - 1);
     ti_stream *s = NULL;
     ti_err e = find_or_open(ss, symbol, &s);
     if (e) return e;
@@ -137,16 +184,18 @@ ti_err sv_serve_streams_push(sv_serve_streams *ss, const char *symbol, sv_tick_k
 
 ti_err sv_serve_streams_close(sv_serve_streams *ss, const char *symbol)
 {
-    pthread_rwlock_wrlock(&ss->lock);
-    int i = probe(ss, symbol, 0);
+    ti_stream *s = NULL;
+    pthread_rwlock_wrlock(&ss->lock); /* waits for pushes in progress */
+    int i = probe(ss, symbol, hash_sym(symbol), NULL, NULL);
     if (i >= 0) {
-        ti_stream_close(ss->tab[i].s);
-        ss->tab[i].s = NULL;
-        ss->tab[i].tomb = 1;
+        s = ss->tab[i].s;
+        remove_at(ss, (uint32_t)i);
         ss->n_open--;
     }
     pthread_rwlock_unlock(&ss->lock);
-    return i >= 0 ? TI_OK : ti_errorf(TI_ERR_NOT_FOUND, "no open stream for symbol '%s'", symbol);
+    /* No push can reach s any more: free its KV cache outside the lock. */
+    if (s) ti_stream_close(s);
+    return s ? TI_OK : ti_errorf(TI_ERR_NOT_FOUND, "no open stream for symbol '%s'", symbol);
 }
 
 void sv_serve_streams_stats(sv_serve_streams *ss, int *open, size_t *kv_bytes)
@@ -157,4 +206,20 @@ void sv_serve_streams_stats(sv_serve_streams *ss, int *open, size_t *kv_bytes)
     *open = ss->n_open;
     pthread_rwlock_unlock(&ss->lock);
     *kv_bytes = st.kv_bytes;
+}
+
+int sv_serve_streams_probe_len(sv_serve_streams *ss, const char *symbol)
+{
+    int probes = 0;
+    pthread_rwlock_rdlock(&ss->lock);
+    probe(ss, symbol, hash_sym(symbol), NULL, &probes);
+    pthread_rwlock_unlock(&ss->lock);
+    return probes;
+}
+
+int sv_serve_streams_engine_open(sv_serve_streams *ss)
+{
+    ti_stream_stats st;
+    ti_stream_engine_stats(ss->e, &st);
+    return (int)st.streams;
 }

@@ -1,11 +1,14 @@
 /* tickinfer serve: per-model stream table for POST /v1/streams/{symbol}/ticks (internal).
  *
  * Wraps a ti_stream_engine (include/tickinfer/stream.h) with a symbol -> stream hash table
- * (open addressing, preallocated, SV_SS_MAX_STREAMS symbols).  Ticks run on the calling
- * HTTP thread: a decode step costs tens of microseconds, less than a hand-off to a worker.
- * Pushes take the table's read lock (streams of different symbols run in parallel; the
- * engine serialises pushes to one stream), open and close take the write lock, so a
- * DELETE never frees a stream under a running push. */
+ * (open addressing with backward-shift deletion, so closed streams leave no tombstones;
+ * preallocated, SV_SS_MAX_STREAMS symbols).  Ticks run on the calling HTTP thread: a
+ * decode step costs tens of microseconds, less than a hand-off to a worker.  Pushes take
+ * the table's read lock (streams of different symbols run in parallel; the engine
+ * serialises pushes to one stream).  A new symbol's stream and KV cache are allocated
+ * with no lock held, then inserted under the write lock (two first ticks for one symbol:
+ * one stream wins, the other is closed).  Close takes the write lock, so a DELETE never
+ * frees a stream under a running push. */
 #ifndef TICKINFER_SERVE_STREAMS_H
 #define TICKINFER_SERVE_STREAMS_H
 
@@ -40,5 +43,9 @@ ti_err sv_serve_streams_push(sv_serve_streams *ss, const char *symbol, sv_tick_k
 ti_err sv_serve_streams_close(sv_serve_streams *ss, const char *symbol);
 void sv_serve_streams_stats(sv_serve_streams *ss, int *open, size_t *kv_bytes);
 int sv_serve_streams_features(const sv_serve_streams *ss);
+/* Tests: the slots a lookup of symbol examines (found or not), and the streams the
+ * engine holds (the table's plus any a racing first tick has not closed yet). */
+int sv_serve_streams_probe_len(sv_serve_streams *ss, const char *symbol);
+int sv_serve_streams_engine_open(sv_serve_streams *ss);
 
 #endif

@@ -171,7 +171,7 @@ ti_err ti_baselines_run(ti_baseline_report *out, const ti_dataset *ds)
             double coef[TI_HAR_NCOEF + 2], k = 1;
             e = har_fit(pred, coef, &k, ds, y, smean, idx[TI_SPLIT_TRAIN], ns[TI_SPLIT_TRAIN], X, ly, market);
             if (e) {
-                ti_error_wrap(e, "baseline %s: ", market ? "har_rv_market" : "har_rv");
+                ti_error_wrap(e, "baseline %s", market ? "har_rv_market" : "har_rv");
                 goto done;
             }
             if (!market) {

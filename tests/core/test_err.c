@@ -21,6 +21,23 @@ TI_TEST(wrap_prefixes_context)
     TI_CHECK(ti_errmsg()[0] == '\0');
 }
 
+TI_TEST(wrap_adds_its_own_separator)
+{
+    ti_errorf(TI_ERR_RANGE, "c");
+    ti_error_wrap(TI_ERR_RANGE, "b");
+    ti_err e = ti_error_wrap(TI_ERR_RANGE, "a %d", 1);
+    TI_CHECK(e == TI_ERR_RANGE);
+    TI_CHECK_MSG(strcmp(ti_errmsg(), "a 1: b: c") == 0, "'%s'", ti_errmsg());
+    /* the older style (prefix ends in ": ") gets no second separator */
+    ti_error_wrap(TI_ERR_RANGE, "z: ");
+    TI_CHECK_MSG(strcmp(ti_errmsg(), "z: a 1: b: c") == 0, "'%s'", ti_errmsg());
+    /* nothing to wrap: the prefix alone */
+    ti_error_clear();
+    ti_error_wrap(TI_ERR_IO, "only");
+    TI_CHECK_MSG(strcmp(ti_errmsg(), "only") == 0, "'%s'", ti_errmsg());
+    ti_error_clear();
+}
+
 TI_TEST(simd_level_is_consistent)
 {
     ti_simd_level sup = ti_simd_supported();
@@ -33,6 +50,7 @@ int main(void)
 {
     TI_RUN(errorf_sets_message);
     TI_RUN(wrap_prefixes_context);
+    TI_RUN(wrap_adds_its_own_separator);
     TI_RUN(simd_level_is_consistent);
     return ti_test_summary();
 }

@@ -72,7 +72,7 @@ ti_err ti_parquet_open(ti_parquet_file **out, const char *path)
     e = ti_mmap_open(&f->map, path);
     if (e) {
         ti_parquet_close(f);
-        return ti_error_wrap(e, "parquet: ");
+        return ti_error_wrap(e, "parquet");
     }
     f->data = f->map.data;
     f->size = f->map.size;

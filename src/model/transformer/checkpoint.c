@@ -100,7 +100,7 @@ ti_err ti_tfm_save(const ti_tfm *m, const char *path, const ti_ckpt_data *data)
     if (!e && data) e = add_data_meta(b, m, data);
     if (!e) e = ti_st_builder_write(b, path);
     ti_st_builder_destroy(b);
-    if (e) return ti_error_wrap(e, "checkpoint save %s: ", path);
+    if (e) return ti_error_wrap(e, "checkpoint save %s", path);
     return TI_OK;
 }
 
@@ -264,7 +264,7 @@ static ti_err infer_config(ti_tfm_config *c, const ckpt_src *s, const ti_tfm_loa
     }
     c->n_heads = o && o->n_heads > 0 ? o->n_heads : 4; /* not visible in any shape */
     if ((e = ti_tfm_config_validate(c)))
-        return ti_error_wrap(e, "checkpoint %s: config inferred from the shapes (heads %d%s): ", s->path,
+        return ti_error_wrap(e, "checkpoint %s: config inferred from the shapes (heads %d%s)", s->path,
                              c->n_heads, o && o->n_heads > 0 ? "" : " by default");
     return TI_OK;
 }
@@ -410,7 +410,7 @@ static ti_err load_from(ti_tfm **out, ti_ckpt_meta *meta, const ckpt_src *s, con
     if (o && o->config) {
         cfg = *o->config;
         source = TI_CONFIG_FROM_CALLER;
-        if ((e = ti_tfm_config_validate(&cfg))) return ti_error_wrap(e, "checkpoint %s: ", s->path);
+        if ((e = ti_tfm_config_validate(&cfg))) return ti_error_wrap(e, "checkpoint %s", s->path);
     } else if (cj) {
         char label[300];
         snprintf(label, sizeof label, "%s (metadata %s)", s->path, META_CONFIG);

@@ -170,12 +170,12 @@ static ti_err parse_object(ti_tfm_config *c, json_t *root, const char *label)
         (e = json_int(&c->d_ff, root, "d_ff", label)))
         return e;
     if ((e = ti_tfm_arch_parse(&c->kind, kind)) || (e = ti_tfm_act_parse(&c->activation, act)))
-        return ti_error_wrap(e, "model config %s: ", label);
+        return ti_error_wrap(e, "model config %s", label);
     json_t *eps = json_object_get(root, "ln_eps");
     if (!eps) return ti_errorf(TI_ERR_FORMAT, "model config %s: key 'ln_eps' missing", label);
     if (!json_is_number(eps)) return ti_errorf(TI_ERR_FORMAT, "model config %s: 'ln_eps' must be a number", label);
     c->ln_eps = (float)json_number_value(eps);
-    if ((e = ti_tfm_config_validate(c))) return ti_error_wrap(e, "%s: ", label);
+    if ((e = ti_tfm_config_validate(c))) return ti_error_wrap(e, "%s", label);
     return TI_OK;
 }
 
