@@ -52,6 +52,59 @@ static double rmspe_scale(const double *lp, const float *y, size_t n)
     return b > 0 ? a / b : 1.0;
 }
 
+/* sum((1 - exp(X c) / y)^2), the RMSPE objective of log-linear forecasts. */
+static double rmspe_obj(const double *c, const double *X, const float *y, size_t n, int k)
+{
+    double s = 0;
+    for (size_t i = 0; i < n; i++) {
+        double z = 0;
+        for (int t = 0; t < k; t++) z += c[t] * X[i * (size_t)k + (size_t)t];
+        const double r = 1 - exp(z) / y[i];
+        s += r * r;
+    }
+    return s;
+}
+
+/* Gauss-Newton on the RMSPE objective from the log-OLS start (the log model predicts a
+ * median; RMSPE wants a smaller, differently weighted forecast), halving steps that do
+ * not improve it. */
+static ti_err rmspe_refine(double *c, const double *X, const float *y, size_t n, int k)
+{
+    double *J = malloc(sizeof(double) * n * (size_t)k), *r = malloc(sizeof(double) * n);
+    if (!J || !r) {
+        free(J), free(r);
+        return ti_errorf(TI_ERR_NOMEM, "fit: out of memory");
+    }
+    double f = rmspe_obj(c, X, y, n, k);
+    for (int it = 0; it < 20; it++) {
+        for (size_t i = 0; i < n; i++) {
+            double z = 0;
+            for (int t = 0; t < k; t++) z += c[t] * X[i * (size_t)k + (size_t)t];
+            const double q = exp(z) / y[i];
+            r[i] = 1 - q; /* minimise |r - J d|^2 with J = q x: the step d */
+            for (int t = 0; t < k; t++) J[i * (size_t)k + (size_t)t] = q * X[i * (size_t)k + (size_t)t];
+        }
+        double d[1 + 32], trial[1 + 32];
+        if (ti_ols(d, J, r, n, k) != TI_OK) {
+            ti_error_clear();
+            break;
+        }
+        double step = 1, ft = f;
+        for (int h = 0; h < 12; h++, step *= 0.5) {
+            for (int t = 0; t < k; t++) trial[t] = c[t] + step * d[t];
+            ft = rmspe_obj(trial, X, y, n, k);
+            if (ft < f) break;
+        }
+        if (!(ft < f)) break;
+        const double gain = (f - ft) / f;
+        memcpy(c, trial, sizeof(double) * (size_t)k);
+        f = ft;
+        if (gain < 1e-9) break;
+    }
+    free(J), free(r);
+    return TI_OK;
+}
+
 ti_err ti_fit_linear_har(const ti_dataset *ds, const char *out_path, ti_fit_report *rep)
 {
     const ti_dataset_info *in = ti_dataset_get_info(ds);
@@ -84,6 +137,7 @@ ti_err ti_fit_linear_har(const ti_dataset *ds, const char *out_path, ti_fit_repo
         }
     }
     if (!e) e = ti_ols(lm.coef, X, ly, i, k);
+    if (!e) e = rmspe_refine(lm.coef, X, y, i, k);
     double scale = 1;
     if (!e) {
         for (size_t j = 0; j < i; j++) {
@@ -131,6 +185,7 @@ ti_err ti_fit_ensemble(const ti_model *ens, const ti_dataset *ds, ti_split split
     }
     double coef[1 + TI_IO_MAX];
     if (!e) e = ti_ols(coef, X, ly, n, k);
+    if (!e) e = rmspe_refine(coef, X, y, n, k);
     double scale = 1;
     if (!e) {
         double *lp = (double *)ly; /* reuse: fitted log forecasts */

@@ -226,6 +226,15 @@ TI_TEST(ensemble_equals_members_combined)
     ti_ctx_destroy(cc);
     ti_ctx_destroy(ch);
     ti_model_free(e);
+    /* the bundled ensemble (models/rv_ensemble.json) opens with its fitted stacking combiner */
+    TI_CHECK_OK(ti_model_open(&e, "models/rv_ensemble.json", NULL));
+    if (e) {
+        double w[TI_ENS_MAX_MEMBERS], bias = 0;
+        TI_CHECK(ti_model_n_members(e) == 2 && ti_ensemble_combiner(ti_model_impl(e), w, &bias) == TI_ENS_LINEAR);
+        TI_CHECK(w[0] > 0.5 && w[0] < 1.5 && isfinite(bias));
+        TI_CHECK(strcmp(ti_model_get_info(ti_model_member(e, 1, NULL))->kind, "linear") == 0);
+        ti_model_free(e);
+    }
     ti_model_free(mc);
     ti_model_free(mh);
 }
