@@ -20,8 +20,16 @@ CC ?= gcc
 ifeq ($(origin CC),default)
   CC := gcc
 endif
-WARN := -Wall -Wextra -Wno-unused-parameter -Wshadow -Wstrict-prototypes -Wvla
-CFLAGS_BASE := -std=c11 -D_GNU_SOURCE -fPIC -pthread $(WARN) $(OPT) -Iinclude -Isrc -Itests -MMD -MP -I$(BUILD)/gen
+WARN := -Wall -Wextra -Wno-unused-parameter -Wshadow -Wstrict-prototypes -Wvla -Wcast-qual \
+        -Wmissing-prototypes
+# Warnings are errors in CI (CI=true in the environment) or on request (WERROR=1).
+ifneq ($(filter true 1,$(CI))$(filter 1,$(WERROR)),)
+  WARN += -Werror
+endif
+CFLAGS_BASE := -std=c11 -D_GNU_SOURCE -fPIC -pthread $(WARN) $(OPT) -Iinclude -Isrc -MMD -MP -I$(BUILD)/gen
+# Test helpers (harness.h, fixtures) are visible to test, fuzz and bench programs only,
+# never to the library or the CLI.
+TEST_INC := -Itests
 LDLIBS := -lmicrohttpd -lprotobuf-c -lzstd -lsnappy -lz -ljansson -lm -lpthread
 
 # Per-ISA flags by file-name suffix: one portable binary, code paths picked at run time.
@@ -29,9 +37,16 @@ FLAGS_AVX2 := -mavx2 -mfma -mf16c
 FLAGS_AVX512 := -mavx512f -mavx512bw -mavx512dq -mavx512vl -mfma -mf16c
 FLAGS_AVX512BF16 := $(FLAGS_AVX512) -mavx512bf16 -mavx512vnni
 
-LIB_SRCS := $(shell find src -name '*.c' -not -path 'src/kernels/cuda/*' | sort)
+# libtickinfer.a: the embeddable core (no load generator; CUDA kernels in their own archive).
+LIB_SRCS := $(shell find src -name '*.c' -not -path '*/cuda/*' -not -path 'src/loadgen/*' | sort)
 LIB_OBJS := $(LIB_SRCS:%.c=$(BUILD)/obj/%.o) $(BUILD)/obj/gen/onnx.pb-c.o
 LIB := $(BUILD)/libtickinfer.a
+
+# The load generator (`tickinfer bench`): its own archive, linked by the CLI, its tests and
+# the benches, never part of libtickinfer.a.
+LOADGEN_SRCS := $(sort $(wildcard src/loadgen/*.c))
+LOADGEN_OBJS := $(LOADGEN_SRCS:%.c=$(BUILD)/obj/%.o)
+LOADGEN_LIB := $(BUILD)/libtickinfer_loadgen.a
 
 CLI_SRCS := $(wildcard tools/*.c)
 CLI_OBJS := $(CLI_SRCS:%.c=$(BUILD)/obj/%.o)
@@ -54,7 +69,7 @@ BENCH_BINS := $(BENCH_SRCS:bench/%.c=$(BUILD)/bench/%)
 # .cu files never get the sanitizer flags (nvcc host code + ASan runtime do not mix); the
 # ASan programs still link them.  Without nvcc: a stub returns TI_ERR_UNSUPPORTED.
 NVCC ?= $(shell command -v nvcc || echo /usr/local/cuda/bin/nvcc)
-CUDA_SRCS := $(sort $(wildcard src/kernels/cuda/*.cu))
+CUDA_SRCS := $(sort $(wildcard src/kernels/cuda/*.cu src/kernels/taskq/cuda/*.cu))
 CUDA_ON := $(if $(wildcard $(NVCC)),1,)
 ifneq ($(filter fuzz,$(MAKECMDGOALS)),)
   CUDA_ON := # the clang fuzzers never call CUDA: keep cudart out of their link
@@ -72,7 +87,7 @@ ifeq ($(CUDA_ON),1)
             -lcublas -lcudart -lstdc++ $(LDLIBS)
   CUDA_RES := $(CUDA_OBJS:%.o=%.res)
   # One nvcc run makes both the object and its ptxas listing (a pattern rule's targets).
-  $(BUILD)/obj/src/kernels/cuda/%.cu.o $(BUILD)/obj/src/kernels/cuda/%.cu.res: src/kernels/cuda/%.cu \
+  $(BUILD)/obj/%.cu.o $(BUILD)/obj/%.cu.res: %.cu \
       src/kernels/cuda/cuda_internal.cuh include/tickinfer/cuda.h include/tickinfer/kernels.h \
       include/tickinfer/err.h include/tickinfer/transformer.h
 	@mkdir -p $(dir $@)
@@ -87,9 +102,9 @@ ifeq ($(CUDA_ON),1)
 	cat $(CUDA_RES) > $(BUILD)/cuda_resource_usage.txt
   $(CLI) $(TEST_BINS) $(FUZZ_REPLAY_BINS) $(BENCH_BINS): $(CUDA_LIB)
   CUDA_BENCH_BINS := $(patsubst bench/cuda/%.c,$(BUILD)/bench/cuda/%,$(wildcard bench/cuda/*.c))
-  $(BUILD)/bench/cuda/%: $(BUILD)/obj/bench/cuda/%.o $(LIB) $(CUDA_LIB)
+  $(BUILD)/bench/cuda/%: $(BUILD)/obj/bench/cuda/%.o $(LOADGEN_LIB) $(LIB) $(CUDA_LIB)
 	@mkdir -p $(dir $@)
-	$(CC) $(OPT) -pthread $< $(LIB) $(LDLIBS) -o $@
+	$(CC) $(OPT) -pthread $< $(LOADGEN_LIB) $(LIB) $(LDLIBS) -o $@
 else
   LIB_OBJS += $(BUILD)/obj/src/kernels/cuda/cuda_stub.o
   CFLAGS_BASE += -DTI_CUDA_LIB_PATH='"$(LIB)"'
@@ -98,10 +113,11 @@ endif
 .PHONY: cuda-benches
 cuda-benches: $(CUDA_BENCH_BINS)
 
-.PHONY: all lib cli tests fuzz-replay benches deps venv test demo bench bench-quick bench-peers bench-stream fuzz clean help
+.PHONY: all lib loadgen cli tests fuzz-replay benches deps venv test demo bench bench-quick bench-peers bench-stream fuzz clean help
 
-all: $(LIB) $(CLI)
+all: $(LIB) $(LOADGEN_LIB) $(CLI)
 lib: $(LIB)
+loadgen: $(LOADGEN_LIB)
 cli: $(CLI)
 tests: $(TEST_BINS)
 fuzz-replay: $(FUZZ_REPLAY_BINS)
@@ -113,7 +129,11 @@ endef
 
 $(BUILD)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
-	$(CC) $(call flags_for,$<) -c $< -o $@
+	$(CC) $(call flags_for,$<) $(EXTRA_INC) -c $< -o $@
+$(BUILD)/obj/tests/%.o $(BUILD)/obj/fuzz/%.o $(BUILD)/obj/bench/%.o: EXTRA_INC := $(TEST_INC)
+
+# Keep the objects of test, fuzz and bench programs (chained rules would delete them).
+.SECONDARY:
 
 # ONNX protobuf code: protoc-c generates it from Debian's libonnx-dev schema at build time
 # (package onnx -> Onnx__ModelProto ...); only src/onnx/ includes the generated header.
@@ -131,18 +151,31 @@ $(LIB): $(LIB_OBJS)
 	@rm -f $@
 	ar rcs $@ $^
 
-$(CLI): $(CLI_OBJS) $(LIB)
-	$(CC) $(OPT) -pthread $(CLI_OBJS) $(LIB) $(LDLIBS) -o $@
+$(LOADGEN_LIB): $(LOADGEN_OBJS)
+	@mkdir -p $(dir $@)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(CLI): $(CLI_OBJS) $(LOADGEN_LIB) $(LIB)
+	$(CC) $(OPT) -pthread $(CLI_OBJS) $(LOADGEN_LIB) $(LIB) $(LDLIBS) -o $@
 
 $(BUILD)/tests/%: $(BUILD)/obj/tests/%.o $(TEST_COMMON_OBJS) $(LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(OPT) -pthread $< $(TEST_COMMON_OBJS) $(LIB) $(LDLIBS) -o $@
 
+# The load generator's tests link its archive (the shorter stem wins over the rule above).
+$(BUILD)/tests/loadgen/%: $(BUILD)/obj/tests/loadgen/%.o $(TEST_COMMON_OBJS) $(LOADGEN_LIB) $(LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(OPT) -pthread $< $(TEST_COMMON_OBJS) $(LOADGEN_LIB) $(LIB) $(LDLIBS) -o $@
+
+# test_serve_cli runs the CLI built next to the tests.
+$(BUILD)/tests/serve/test_serve_cli: | $(CLI)
+
 $(BUILD)/fuzz/%_replay: $(BUILD)/obj/fuzz/%.o $(BUILD)/obj/fuzz/replay_main.o $(LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(OPT) -pthread $^ $(LDLIBS) -o $@
 
-$(BUILD)/bench/%: $(BUILD)/obj/bench/%.o $(LIB)
+$(BUILD)/bench/%: $(BUILD)/obj/bench/%.o $(LOADGEN_LIB) $(LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(OPT) -pthread $^ $(LDLIBS) -o $@
 
@@ -196,7 +229,7 @@ FUZZ_TIME ?= 60
 fuzz: deps
 	$(MAKE) -j$(NPROC) CC=clang BUILD=build/fuzz OPT="-O1 -g -fsanitize=fuzzer-no-link,address,undefined" lib
 	@mkdir -p build/fuzz/bin
-	clang -O1 -g -fsanitize=fuzzer,address,undefined $(CFLAGS_BASE) fuzz/$(FUZZER).c build/fuzz/libtickinfer.a $(LDLIBS) -o build/fuzz/bin/$(FUZZER)
+	clang -O1 -g -fsanitize=fuzzer,address,undefined $(CFLAGS_BASE) $(TEST_INC) fuzz/$(FUZZER).c build/fuzz/libtickinfer.a $(LDLIBS) -o build/fuzz/bin/$(FUZZER)
 	build/fuzz/bin/$(FUZZER) -max_total_time=$(FUZZ_TIME) fuzz/corpus/$(FUZZER)
 
 clean:

@@ -5,7 +5,10 @@
  *   int main(void) { TI_RUN(parses_header); return ti_test_summary(); }
  *
  * A failed check prints file:line and the expression, marks the current test failed
- * and continues.  TI_SKIP("why") marks the current test skipped (and returns).
+ * and continues.  TI_SKIP("why") marks the current test skipped (and returns); only an
+ * absent optional oracle (a Python package, TI_PYTHON unset) or missing hardware (GPU, a
+ * CPU feature) may skip: bundled data a test cannot find is a failure.  A skipped test
+ * prints "TI_SKIPPED <name>\t<why>" on stdout (tests/run_all.sh lists the reasons).
  * ti_test_summary() prints "TI_RESULT pass=P fail=F skip=S" (read by tests/run_all.sh)
  * and returns 1 if anything failed. */
 #ifndef TICKINFER_TESTS_HARNESS_H
@@ -20,6 +23,7 @@
 
 static int ti__pass, ti__fail, ti__skip, ti__cur_failed, ti__cur_skipped;
 static const char *ti__cur_name;
+static char ti__skip_why[512];
 
 #define TI_TEST(name) static void name(void)
 
@@ -67,13 +71,12 @@ static const char *ti__cur_name;
             TI_FAILF("%s = %.9g vs %s = %.9g (tol %g)", #a, ti__a, #b, ti__b, (double)(tol)); \
     } while (0)
 
-#define TI_SKIP(...)                                   \
-    do {                                               \
-        fprintf(stderr, "  SKIP %s: ", ti__cur_name);  \
-        fprintf(stderr, __VA_ARGS__);                  \
-        fprintf(stderr, "\n");                         \
-        ti__cur_skipped = 1;                           \
-        return;                                        \
+#define TI_SKIP(...)                                                   \
+    do {                                                               \
+        snprintf(ti__skip_why, sizeof ti__skip_why, __VA_ARGS__);      \
+        fprintf(stderr, "  SKIP %s: %s\n", ti__cur_name, ti__skip_why); \
+        ti__cur_skipped = 1;                                           \
+        return;                                                        \
     } while (0)
 
 #define TI_RUN(name)                                                         \
@@ -83,8 +86,10 @@ static const char *ti__cur_name;
         ti__cur_skipped = 0;                                                 \
         name();                                                              \
         if (ti__cur_failed) ti__fail++;                                      \
-        else if (ti__cur_skipped) ti__skip++;                                \
-        else ti__pass++;                                                     \
+        else if (ti__cur_skipped) {                                          \
+            ti__skip++;                                                      \
+            printf("TI_SKIPPED %s\t%s\n", #name, ti__skip_why);              \
+        } else ti__pass++;                                                   \
         if (getenv("TI_TEST_VERBOSE"))                                       \
             fprintf(stderr, "  %s %s\n",                                     \
                     ti__cur_failed ? "FAIL" : ti__cur_skipped ? "SKIP" : "ok", #name); \

@@ -297,7 +297,7 @@ ti_err ti_mmap_open(ti_mmap *m, const char *path)
 void ti_mmap_close(ti_mmap *m)
 {
     if (!m) return;
-    if (m->data && m->data != k_empty) munmap((void *)m->data, m->size);
+    if (m->data && m->data != k_empty) munmap((void *)(uintptr_t)m->data, m->size);
     m->data = NULL;
     m->size = 0;
 }

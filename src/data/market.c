@@ -50,7 +50,7 @@ void ti_market_acc_destroy(ti_market_acc *a)
 {
     if (!a) return;
     if (a->rows)
-        for (size_t i = 0; i < TI_MARKET_MAX_TID; i++) free((void *)a->rows[i]);
+        for (size_t i = 0; i < TI_MARKET_MAX_TID; i++) free((void *)(uintptr_t)a->rows[i]);
     free(a->rows);
     free(a->count);
     free(a->n_train);

@@ -363,7 +363,7 @@ static ti_err rebuild_tensor(vm *m, const ti_pk_value *args, ti_pk_value **out)
         return err;
     if (nd_stride != t->ndim)
         return vm_fail(m, TI_ERR_FORMAT, "tensor size has %d dims but stride has %d", t->ndim, nd_stride);
-    t->storage = (ti_pk_value *)st;
+    t->storage = (ti_pk_value *)(uintptr_t)st;
     t->storage_offset = off->i;
     t->dtype = st->dtype;
     *out = t;

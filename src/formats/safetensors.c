@@ -145,7 +145,7 @@ static ti_err st_fail(const ti_safetensors *st, ti_err code, const char *fmt, ..
 void ti_safetensors_close(ti_safetensors *st)
 {
     if (!st) return;
-    for (size_t i = 0; i < st->n; i++) free((char *)st->t[i].name);
+    for (size_t i = 0; i < st->n; i++) free((char *)(uintptr_t)st->t[i].name);
     for (size_t i = 0; i < st->n_meta; i++) {
         free(st->meta_key[i]);
         free(st->meta_val[i]);

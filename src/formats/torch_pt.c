@@ -61,12 +61,12 @@ void ti_pt_close(ti_pt *pt)
 {
     if (!pt) return;
     for (size_t i = 0; i < pt->n; i++) {
-        free((char *)pt->t[i].orig_name);
-        free((char *)pt->t[i].storage_key);
-        free((char *)pt->t[i].location);
-        ti_free_aligned((void *)pt->t[i].data);
+        free((char *)(uintptr_t)pt->t[i].orig_name);
+        free((char *)(uintptr_t)pt->t[i].storage_key);
+        free((char *)(uintptr_t)pt->t[i].location);
+        ti_free_aligned((void *)(uintptr_t)pt->t[i].data);
     }
-    for (size_t i = 0; i < pt->n_sc; i++) free((char *)pt->sc[i].name);
+    for (size_t i = 0; i < pt->n_sc; i++) free((char *)(uintptr_t)pt->sc[i].name);
     free(pt->t);
     free(pt->by_name);
     free(pt->sc);

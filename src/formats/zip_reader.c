@@ -250,7 +250,7 @@ static ti_err inflate_entry(const ti_zip *z, const ti_zip_entry *e, uint8_t *out
     while (rc == Z_OK) {
         if (zs.avail_in == 0 && in_left) {
             size_t k = in_left < ZCHUNK ? in_left : ZCHUNK;
-            zs.next_in = (Bytef *)in;
+            zs.next_in = (Bytef *)(uintptr_t)in;
             zs.avail_in = (uInt)k;
             in += k;
             in_left -= k;

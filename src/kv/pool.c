@@ -165,7 +165,7 @@ void ti_kv_pool_stats_get(const ti_kv_pool *p, ti_kv_pool_stats *st)
     memset(st, 0, sizeof *st);
     st->block_size = (size_t)p->bs;
     st->block_bytes = kv_pool_block_bytes(p);
-    pthread_mutex_t *mu = (pthread_mutex_t *)&p->mu;
+    pthread_mutex_t *mu = (pthread_mutex_t *)(uintptr_t)&p->mu;
     pthread_mutex_lock(mu);
     st->blocks_alloc = p->n_chunks * p->chunk_blocks;
     for (size_t i = 0; i < st->blocks_alloc; i++)

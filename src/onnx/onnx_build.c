@@ -135,7 +135,7 @@ static Onnx__TensorProto *ob_tensor(ob_graph *b, const char *name, int dtype, in
 {
     Onnx__TensorProto *t = ob_alloc(b, sizeof *t);
     int64_t *d = ob_alloc(b, (size_t)(ndim > 0 ? ndim : 1) * sizeof *d);
-    void *buf = copy ? ob_alloc(b, nbytes) : (void *)data;
+    void *buf = copy ? ob_alloc(b, nbytes) : (void *)(uintptr_t)data;
     if (!t || !d || !buf) return NULL;
     onnx__tensor_proto__init(t);
     if (ndim) memcpy(d, dims, (size_t)ndim * sizeof *d);
@@ -259,7 +259,7 @@ ti_err ob_pack(ob_graph *b, int64_t opset, const char *producer_version, uint8_t
     mp.n_opset_import = 1;
     mp.opset_import = &osp;
     mp.producer_name = (char *)"tickinfer";
-    mp.producer_version = (char *)producer_version;
+    mp.producer_version = (char *)(uintptr_t)producer_version;
     mp.graph = &b->g;
     mp.n_metadata_props = b->n_meta;
     mp.metadata_props = b->meta;

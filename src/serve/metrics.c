@@ -68,7 +68,7 @@ const sv_met_model *sv_metrics_find(const sv_metrics *m, const char *model)
 static sv_met_model *model_row(sv_metrics *m, const char *name)
 {
     const sv_met_model *seen = sv_metrics_find(m, name);
-    if (seen) return (sv_met_model *)seen;
+    if (seen) return (sv_met_model *)(uintptr_t)seen;
     pthread_mutex_lock(&m->mu);
     int n = atomic_load(&m->n_models);
     sv_met_model *row = NULL;
@@ -153,7 +153,7 @@ ti_err sv_metrics_render(const sv_metrics *m, sv_sbuf *o, int inflight, int mode
         snprintf(labels, sizeof labels, "endpoint=\"%s\"", k_ep_names[ep]);
         e = render_hist(o, "tickinfer_request_duration_seconds", labels, &m->latency[ep]);
     }
-    int n = atomic_load(&((sv_metrics *)m)->n_models);
+    int n = atomic_load(&((sv_metrics *)(uintptr_t)m)->n_models);
     static const char *const stage[4] = {"queue", "compute", "total", "stream"};
     if (!e)
         e = sv_sbuf_puts(o, "# HELP tickinfer_inference_duration_seconds Inference time by stage (queue, compute, total; "

@@ -120,7 +120,7 @@ ti_err sv_request_reserve(sv_request *r, size_t n_x, size_t n_y)
 
 static enum MHD_Result respond_static(struct MHD_Connection *c, int status, const char *body, int retry_after)
 {
-    struct MHD_Response *resp = MHD_create_response_from_buffer(strlen(body), (void *)body, MHD_RESPMEM_PERSISTENT);
+    struct MHD_Response *resp = MHD_create_response_from_buffer(strlen(body), (void *)(uintptr_t)body, MHD_RESPMEM_PERSISTENT);
     if (!resp) return MHD_NO;
     MHD_add_response_header(resp, "Content-Type", "application/json");
     if (retry_after) MHD_add_response_header(resp, "Retry-After", "1");

@@ -184,7 +184,7 @@ ti_err ti_stream_fork(ti_stream_engine *e, ti_stream **out, const char *symbol, 
     ti_err err = ti_stream_open(e, out, symbol);
     if (err) return err;
     ti_stream *s = *out;
-    ti_stream *p = (ti_stream *)parent;
+    ti_stream *p = (ti_stream *)(uintptr_t)parent;
     pthread_mutex_lock(&p->mu);
     err = ti_kv_cache_fork(&s->kv, &p->kv);
     s->fs = p->fs;

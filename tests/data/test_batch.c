@@ -136,8 +136,9 @@ int main(void)
 {
     struct stat st;
     if (stat("data/optiver/trade_train.parquet", &st) != 0) {
-        printf("SKIP: bundled data missing\n");
-        return ti_test_summary();
+        printf("FAIL: bundled data/optiver/trade_train.parquet missing\n");
+        printf("TI_RESULT pass=0 fail=1 skip=0\n");
+        return 1;
     }
     snprintf(g_dir, sizeof g_dir, "/tmp/ti_test_batch_%d", (int)getpid());
     ti_ingest_options o = {.source = "data/optiver/trade_train.parquet", .out_dir = g_dir};

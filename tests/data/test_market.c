@@ -104,8 +104,9 @@ int main(void)
 {
     struct stat sb;
     if (stat("data/optiver/trade_train.parquet", &sb) != 0) {
-        printf("SKIP: bundled data missing\n");
-        return ti_test_summary();
+        printf("FAIL: bundled data/optiver/trade_train.parquet missing\n");
+        printf("TI_RESULT pass=0 fail=1 skip=0\n");
+        return 1;
     }
     snprintf(g_tmp, sizeof g_tmp, "/tmp/ti_test_market_%d", (int)getpid());
     ti_mkdirs(g_tmp);

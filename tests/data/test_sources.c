@@ -58,7 +58,9 @@ TI_TEST(sim_source_keeps_every_trade_and_the_truth)
 TI_TEST(lobster_source_has_book_features)
 {
     struct stat st;
-    if (stat("data/lobster", &st) != 0) TI_SKIP("bundled data/lobster missing");
+    int have = stat("data/lobster", &st) == 0;
+    TI_CHECK_MSG(have, "bundled data/lobster missing");
+    if (!have) return;
     char out[512];
     snprintf(out, sizeof out, "%s/lob", g_tmp);
     TI_CHECK_OK(ingest("data/lobster", out));

@@ -310,11 +310,52 @@ TI_TEST(tables_complete)
     }
 }
 
-/* Which levels ran: visible as a skip on CPUs without AVX-512 (CI may lack it). */
-TI_TEST(all_levels_available)
+/* Whole-word search in the "flags" line of /proc/cpuinfo. */
+static int has_flag(const char *flags, const char *name)
 {
-    if (ti_simd_supported() < TI_SIMD_AVX512)
-        TI_SKIP("CPU supports only up to %s: higher levels untested here", ti_simd_name(ti_simd_supported()));
+    size_t n = strlen(name);
+    for (const char *p = flags; (p = strstr(p, name)) != NULL; p += n)
+        if ((p == flags || p[-1] == ' ' || p[-1] == '\t') && (p[n] == ' ' || p[n] == '\n' || p[n] == '\0'))
+            return 1;
+    return 0;
+}
+
+/* The level the kernels run at is the one the CPU has: cpuid (libgcc, cpu.c) agrees with
+ * the flags Linux reports (it clears those the OS does not enable), and TI_SIMD caps the
+ * level but never raises it.  The levels above the CPU's are not run (tables_complete
+ * checks they are refused); the verbose line names the highest one tested. */
+TI_TEST(supported_level_matches_cpuinfo)
+{
+    static char line[1 << 16];
+    FILE *f = fopen("/proc/cpuinfo", "r");
+    TI_CHECK_MSG(f != NULL, "cannot read /proc/cpuinfo");
+    if (!f) return;
+    int found = 0;
+    while (!found && fgets(line, sizeof line, f)) found = strncmp(line, "flags", 5) == 0;
+    fclose(f);
+    TI_CHECK_MSG(found, "no flags line in /proc/cpuinfo");
+    if (!found) return;
+    ti_simd_level want = TI_SIMD_SCALAR;
+    if (has_flag(line, "fma") && has_flag(line, "avx512f") && has_flag(line, "avx512bw") &&
+        has_flag(line, "avx512dq") && has_flag(line, "avx512vl"))
+        want = TI_SIMD_AVX512;
+    else if (has_flag(line, "fma") && has_flag(line, "avx2"))
+        want = TI_SIMD_AVX2;
+    TI_CHECK_MSG(ti_simd_supported() == want, "detected %s, /proc/cpuinfo says %s",
+                 ti_simd_name(ti_simd_supported()), ti_simd_name(want));
+    if (getenv("TI_TEST_VERBOSE")) fprintf(stderr, "    levels tested: scalar .. %s\n", ti_simd_name(want));
+
+    const char *env = getenv("TI_SIMD");
+    char saved[32] = "";
+    if (env) snprintf(saved, sizeof saved, "%s", env);
+    for (int l = 0; l < TI_SIMD__COUNT; l++) {
+        setenv("TI_SIMD", ti_simd_name((ti_simd_level)l), 1);
+        ti_simd_level cap = (ti_simd_level)l < ti_simd_supported() ? (ti_simd_level)l : ti_simd_supported();
+        TI_CHECK_MSG(ti_simd_active() == cap, "TI_SIMD=%s: active %s, want %s", ti_simd_name((ti_simd_level)l),
+                     ti_simd_name(ti_simd_active()), ti_simd_name(cap));
+    }
+    if (env) setenv("TI_SIMD", saved, 1);
+    else unsetenv("TI_SIMD");
 }
 
 /* The checks can fail: a 1% error in one output, or a kernel run with the wrong mask,
@@ -364,7 +405,7 @@ int main(void)
         return 1;
     }
     TI_RUN(tables_complete);
-    TI_RUN(all_levels_available);
+    TI_RUN(supported_level_matches_cpuinfo);
     TI_RUN(self_check_detects_errors);
     TI_RUN(attention_rejects_bad_shapes);
     TI_RUN(matmul_all_levels);

@@ -273,7 +273,11 @@ static void run_oracle(void)
     char spec_path[128], cmd[512];
     snprintf(spec_path, sizeof spec_path, "%s/spec.txt", g_dir);
     FILE *spec = fopen(spec_path, "w");
-    if (!spec) return;
+    if (!spec) {
+        fprintf(stderr, "cannot write %s\n", spec_path);
+        g_oracle_failed = 1;
+        return;
+    }
     write_inputs(spec);
     fclose(spec);
     snprintf(cmd, sizeof cmd, "'%s' tests/py/kernels_oracle.py '%s'", py, g_dir);

@@ -217,7 +217,9 @@ TI_TEST(bad_dtype_options_are_errors)
 TI_TEST(int8_rmspe_change_on_bundled_test_split)
 {
     struct stat sb;
-    if (stat("data/optiver/trade_train.parquet", &sb) != 0) TI_SKIP("bundled data/optiver missing");
+    int have = stat("data/optiver/trade_train.parquet", &sb) == 0;
+    TI_CHECK_MSG(have, "bundled data/optiver missing");
+    if (!have) return;
     char dir[128];
     snprintf(dir, sizeof dir, "/tmp/ti_test_kv_quant_%d", (int)getpid());
     ti_ingest_options io = {.source = "data/optiver/trade_train.parquet", .out_dir = dir, .n_threads = 1};

@@ -4,7 +4,7 @@ The C engine (src/model/) must reproduce these exactly; tests dump inputs, outpu
 activations and gradients from here and compare.  State-dict key names are the names
 the C checkpoints use (safetensors), so a state dict can be converted 1:1.
 
-TinyRV: the seed's TinyRVTransformer (../shared/peers/seed_rv_tiny/README.md):
+TinyRV: the seed's TinyRVTransformer (weights and source: tests/model/data/seed_rv_tiny/README.md):
   x [B, T, F] -> proj Linear(F, d) -> prepend cls [1,1,d] -> + pos [1, T+1, d]
   -> L x TransformerEncoderLayer(d, H, d_ff, relu, norm_first=True, batch_first=True)
   -> head = LayerNorm(d), Linear(d, 1) on the CLS position -> y_log [B]

@@ -42,7 +42,9 @@ static void *send_one(void *p)
 
 TI_TEST(cli_serves_and_drains_on_sigterm)
 {
-    if (find_cli() != 0) TI_SKIP("tickinfer CLI not built next to the tests");
+    int have = find_cli() == 0;
+    TI_CHECK_MSG(have, "tickinfer CLI not built next to the tests (%s)", g_cli);
+    if (!have) return;
     int out[2];
     TI_CHECK(pipe(out) == 0);
     pid_t pid = fork();

@@ -381,7 +381,9 @@ TI_TEST(prefix_sharing_copy_on_write)
 TI_TEST(trades_give_the_offline_features)
 {
     struct stat sb;
-    if (stat("data/optiver", &sb) != 0) TI_SKIP("bundled data/optiver missing");
+    int have = stat("data/optiver", &sb) == 0;
+    TI_CHECK_MSG(have, "bundled data/optiver missing");
+    if (!have) return;
     ti_source *src;
     TI_CHECK_OK(ti_source_open(&src, "data/optiver"));
     ti_symbol_data sd;

@@ -14,7 +14,7 @@ static ti_err inflate_gzip(uint8_t *dst, size_t dst_len, const uint8_t *src, siz
     z_stream z = {0};
     /* 32 + MAX_WBITS: accept gzip or zlib headers (some writers used zlib). */
     if (inflateInit2(&z, 32 + MAX_WBITS) != Z_OK) return ti_errorf(TI_ERR_NOMEM, "%s: inflateInit failed", what);
-    z.next_in = (Bytef *)src;
+    z.next_in = (Bytef *)(uintptr_t)src;
     z.avail_in = (uInt)src_len;
     z.next_out = dst;
     z.avail_out = (uInt)dst_len;

@@ -24,7 +24,7 @@ const char *ti_pq_encoding_name(ti_pq_encoding e) { return (unsigned)e < TI_PQ__
 void ti_parquet_close(ti_parquet_file *f)
 {
     if (!f) return;
-    for (int i = 0; i < f->n_columns; i++) free((char *)f->columns[i].name);
+    for (int i = 0; i < f->n_columns; i++) free((char *)(uintptr_t)f->columns[i].name);
     free(f->columns);
     free(f->row_groups);
     free(f->chunks);

@@ -1,6 +1,6 @@
 /* CUDA backend: the task-queue kernels -- batched GEMV (one weight matrix per row),
  * row softmax, and price vectors (prices @ shared W). */
-#include "cuda_internal.cuh"
+#include "kernels/cuda/cuda_internal.cuh"
 
 /* Columns of one block in batched_gemv: threads own consecutive output columns, so the
  * reads of W[b,i,o..o+255] are coalesced; the x row sits in shared memory. */

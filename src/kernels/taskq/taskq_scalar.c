@@ -2,7 +2,7 @@
  * variants are tested against. */
 #include <string.h>
 
-#include "kernels/taskq_simd.h"
+#include "kernels/taskq/taskq_simd.h"
 
 static void gemv_ref(float *y, const float *W, const float *x, int B, int in, int out)
 {

@@ -2,7 +2,7 @@
  * pool-parallel entry points. */
 #include <pthread.h>
 
-#include "kernels/taskq_simd.h"
+#include "kernels/taskq/taskq_simd.h"
 #include "tickinfer/kernels.h"
 
 static ti_taskq_kernels g_tq[TI_SIMD__COUNT];
