@@ -3,8 +3,8 @@
  *   ti_fit_linear_har   a HAR-style linear model (include/tickinfer/model.h, kind "linear")
  *                       fitted on the train split: OLS of log RV on log rv_300/120/30,
  *                       log1p trades and volume over the window (+ the market's mean log RV
- *                       over 300 s / 30 s with market context), then the RMSPE-optimal scale
- *                       (saved as rv_scale).
+ *                       over 300 s / 30 s with market context), refined by Gauss-Newton on
+ *                       the RMSPE objective, then the RMSPE-optimal scale (saved as rv_scale).
  *   ti_fit_ensemble     an ensemble's linear stacking combiner fitted on a split (val: the
  *                       members were trained on train): OLS of log RV on the members' log
  *                       forecasts; writes config_in with the fitted combiner to out_path. */
