@@ -144,7 +144,7 @@ static enum MHD_Result on_header(void *cls, enum MHD_ValueKind kind, const char 
     sv_http_in *in = cls;
     if (!key) return MHD_YES;
     if (kind == MHD_GET_ARGUMENT_KIND) { /* the first of repeated keys wins */
-        if (strcmp(key, "model") == 0 && !in->q_model) in->q_model = value ? value : "";
+        if (strcmp(key, "model") == 0 && !in->q_model) in->q_model = value; /* "?model" alone: the default */
         else if (strcmp(key, "all_steps") == 0 && !in->q_all_steps) in->q_all_steps = flag_value(value);
         else if (strcmp(key, "normalized") == 0 && !in->q_normalized) in->q_normalized = flag_value(value);
         return MHD_YES;
