@@ -17,26 +17,6 @@
 #include "tickinfer/clock.h"
 #include "tickinfer/cpu.h"
 
-void ti_server_config_default(ti_server_config *c)
-{
-    memset(c, 0, sizeof *c);
-    snprintf(c->host, sizeof c->host, "127.0.0.1");
-    c->port = 8000;
-    c->http_threads = 2;
-    c->workers_per_model = 1;
-    c->max_batch = 32;
-    c->max_queue_delay_us = 0; /* take what is queued; waiting lost throughput in bench/serve.c */
-    c->request_timeout_ms = 10000;
-    c->max_inflight = 256;
-    c->max_body_bytes = (size_t)64 << 20;
-    c->max_header_bytes = (size_t)32 << 10;
-    c->idle_timeout_s = 30;
-    c->max_connections = 1024;
-    c->max_request_rows = 4096;
-    snprintf(c->stream_kv_dtype, sizeof c->stream_kv_dtype, "f32");
-    snprintf(c->models_dir, sizeof c->models_dir, "models");
-}
-
 /* ---- request slots -------------------------------------------------------------------- */
 
 void sv_request_reset(sv_request *r)
@@ -164,7 +144,7 @@ static enum MHD_Result on_header(void *cls, enum MHD_ValueKind kind, const char 
     sv_http_in *in = cls;
     if (!key) return MHD_YES;
     if (kind == MHD_GET_ARGUMENT_KIND) { /* the first of repeated keys wins */
-        if (strcmp(key, "model") == 0 && !in->q_model) in->q_model = value ? value : "";
+        if (strcmp(key, "model") == 0 && !in->q_model) in->q_model = value; /* "?model" alone: the default */
         else if (strcmp(key, "all_steps") == 0 && !in->q_all_steps) in->q_all_steps = flag_value(value);
         else if (strcmp(key, "normalized") == 0 && !in->q_normalized) in->q_normalized = flag_value(value);
         return MHD_YES;
@@ -313,20 +293,12 @@ ti_err ti_server_create(ti_server **out, const ti_server_config *cfg)
     ti_server_config c;
     if (cfg) c = *cfg;
     else ti_server_config_default(&c);
-    if (c.port < 0 || c.port > 65535) return ti_errorf(TI_ERR_INVALID_ARG, "serve: port %d out of range", c.port);
-    if (c.http_threads < 1 || c.http_threads > 256 || c.workers_per_model < 1 || c.workers_per_model > 256)
-        return ti_errorf(TI_ERR_INVALID_ARG, "serve: http_threads and workers_per_model must be 1..256");
-    if (c.intra_op_threads < 0 || c.intra_op_threads > 1024)
-        return ti_errorf(TI_ERR_INVALID_ARG, "serve: intra_op_threads must be 0 (auto) .. 1024");
+    ti_err err = ti_server_config_check(&c); /* the option table's ranges and choices */
+    if (err) return err;
     ti_kv_dtype kvd = TI_KV_F32;
     if (c.stream_kv_dtype[0] && ti_kv_dtype_parse(&kvd, c.stream_kv_dtype) != TI_OK)
         return ti_errorf(TI_ERR_INVALID_ARG, "serve: stream_kv_dtype '%s': use f32, int8, fp8 or int4",
                          c.stream_kv_dtype);
-    if (c.max_inflight < 1 || c.max_inflight > 65536) return ti_errorf(TI_ERR_INVALID_ARG, "serve: max_inflight must be 1..65536");
-    if (c.max_request_rows < 1 || c.max_body_bytes < 1024 || c.max_header_bytes < 4096 || c.idle_timeout_s < 1 ||
-        c.max_connections < 1)
-        return ti_errorf(TI_ERR_INVALID_ARG, "serve: max_request_rows >= 1, max_body_bytes >= 1024, "
-                                             "max_header_bytes >= 4096, idle_timeout_s >= 1, max_connections >= 1");
     ti_server *s = calloc(1, sizeof *s);
     if (!s) return ti_errorf(TI_ERR_NOMEM, "serve: out of memory");
     s->cfg = c;
