@@ -93,13 +93,15 @@ TI_TEST(every_option_parses_from_file_flag_and_env)
         TI_CHECK_OK(ti_server_config_load(&f, path));
         /* --flag V and --flag=V */
         snprintf(flag, sizeof flag, "%s=%s", o->flag, v);
-        char *argv_sep[] = {"serve", (char *)o->flag, v, NULL}, *argv_eq[] = {"serve", flag, NULL};
-        char *const *argvs[2] = {argv_sep, argv_eq};
+        char prog[] = "serve", fl[64];
+        snprintf(fl, sizeof fl, "%s", o->flag);
+        char *argv_sep[] = {prog, fl, v, NULL}, *argv_eq[] = {prog, flag, NULL};
+        char **argvs[2] = {argv_sep, argv_eq};
         ti_server_config gs[2] = {def, def};
         for (int k = 0; k < 2; k++) {
             int at = 1;
             const ti_server_option *got = NULL;
-            TI_CHECK_OK(ti_server_config_flag(&gs[k], k ? 2 : 3, (char **)argvs[k], &at, &got));
+            TI_CHECK_OK(ti_server_config_flag(&gs[k], k ? 2 : 3, argvs[k], &at, &got));
             TI_CHECK_MSG(got == o && at == (k ? 1 : 2), "%s: flag form %d not taken", o->flag, k);
         }
         g = gs[0];
