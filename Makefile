@@ -224,7 +224,7 @@ PC_LIBS_PRIVATE := $(if $(CUDA_LIB),-ltickinfer_cuda -ltickinfer) $(filter-out $
 EMBED_STAGE := $(abspath $(BUILD))/stage
 EMBED_EXAMPLE := $(BUILD)/examples/embed_stream
 
-all lib: $(SO)
+all: $(SO)
 tests: $(EMBED_EXAMPLE)
 
 $(SO): $(LIB_OBJS) $(CUDA_LIB)
