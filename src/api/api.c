@@ -185,6 +185,7 @@ struct ti_engine {
     ti_engine_opts o;
     ti_stream_engine *se;   /* causal transformer, else NULL */
     int F;
+    int trades;             /* 1: push_trade / advance work (model_streams_trades) */
     float rv_scale;
     pthread_rwlock_t lock;  /* the table: read for lookups, write to add/remove */
     api_feed **tab;         /* open addressing, linear probing, [cap] */
@@ -328,7 +329,7 @@ ti_err ti_engine_create(ti_engine **out, const ti_model *m, const ti_engine_opts
                          "cache; %s is a %s %s model (leave them 0/NULL)", ti_model_path(m), mi->kind, mi->arch);
     ti_engine *e = calloc(1, sizeof *e);
     if (!e) return ti_errorf(TI_ERR_NOMEM, "ti_engine_create: out of memory");
-    e->m = m, e->o = o, e->F = mi->n_features;
+    e->m = m, e->o = o, e->F = mi->n_features, e->trades = model_streams_trades(m);
     e->rv_scale = ti_model_get_norm(m)->rv_scale > 0 ? ti_model_get_norm(m)->rv_scale : 1.0f;
     pthread_rwlock_init(&e->lock, NULL);
     e->cap = 16;
@@ -364,19 +365,26 @@ static void from_forecast(ti_prediction *p, const ti_forecast *fc, int n)
     *p = (ti_prediction){.t = fc->t, .y_log = fc->y_log, .rv = fc->rv, .n_new = n};
 }
 
+/* Trades need the stream engine's features: checked before the lookup creates a stream. */
+static ti_err check_trades(const ti_engine *e, const char *fn, const char *symbol)
+{
+    if (!e) return ti_errorf(TI_ERR_INVALID_ARG, "%s: engine is NULL (make one with ti_engine_create)", fn);
+    if (e->trades) return TI_OK;
+    const ti_model_info *mi = ti_model_get_info(e->m);
+    return ti_errorf(TI_ERR_UNSUPPORTED,
+                     "%s %s: trades stream through a causal transformer on the %d trade features; %s is a %s %s "
+                     "model with %d features: push feature rows (ti_engine_push_row)",
+                     fn, symbol ? symbol : "(null)", ti_features_count(0), ti_model_path(e->m), mi->kind, mi->arch,
+                     mi->n_features);
+}
+
 ti_err ti_engine_push_trade(ti_engine *e, const char *symbol, int64_t t_sec, float price, float size,
                             uint32_t orders, ti_prediction *out)
 {
     api_feed *f;
-    ti_err err = engine_get(e, "ti_engine_push_trade", symbol, &f, NULL);
+    ti_err err = check_trades(e, "ti_engine_push_trade", symbol);
+    if (!err) err = engine_get(e, "ti_engine_push_trade", symbol, &f, NULL);
     if (err) return err;
-    if (!f->s || !model_streams_trades(e->m)) {
-        const ti_model_info *mi = ti_model_get_info(e->m);
-        return ti_errorf(TI_ERR_UNSUPPORTED,
-                         "ti_engine_push_trade %s: trades stream through a causal transformer on the %d trade "
-                         "features; %s is a %s %s model with %d features: push feature rows (ti_engine_push_row)",
-                         symbol, ti_features_count(0), ti_model_path(e->m), mi->kind, mi->arch, mi->n_features);
-    }
     ti_forecast fc;
     int n = 0;
     err = ti_stream_push_trade(f->s, t_sec, price, size, orders, &fc, &n);
@@ -387,12 +395,9 @@ ti_err ti_engine_push_trade(ti_engine *e, const char *symbol, int64_t t_sec, flo
 ti_err ti_engine_advance(ti_engine *e, const char *symbol, int64_t t_sec, ti_prediction *out)
 {
     api_feed *f;
-    ti_err err = engine_get(e, "ti_engine_advance", symbol, &f, NULL);
+    ti_err err = check_trades(e, "ti_engine_advance", symbol);
+    if (!err) err = engine_get(e, "ti_engine_advance", symbol, &f, NULL);
     if (err) return err;
-    if (!f->s || !model_streams_trades(e->m))
-        return ti_errorf(TI_ERR_UNSUPPORTED, "ti_engine_advance %s: %s does not stream trades (see "
-                         "ti_model_desc.streams_trades); push feature rows with ti_engine_push_row",
-                         symbol, ti_model_path(e->m));
     ti_forecast fc;
     int n = 0;
     err = ti_stream_advance(f->s, t_sec, &fc, &n);

@@ -253,6 +253,7 @@ TI_TEST(linear_model_rows_not_trades)
     TI_CHECK_OK(ti_engine_create(&e, m, NULL));
     TI_CHECK_ERR(ti_engine_push_trade(e, "AAPL", 0, 10, 1, 1, NULL), TI_ERR_UNSUPPORTED, "ti_engine_push_row");
     TI_CHECK_ERR(ti_engine_advance(e, "AAPL", 10, NULL), TI_ERR_UNSUPPORTED, "ti_engine_push_row");
+    TI_CHECK(ti_engine_count(e) == 0); /* a refused trade opens no stream */
     ti_runner *r;
     TI_CHECK_OK(ti_runner_create(&r, m, NULL));
     float rows[8][3];
