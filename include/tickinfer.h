@@ -173,8 +173,8 @@ TI_API ti_err ti_engine_advance(ti_engine *e, const char *symbol, int64_t t_sec,
 /* One feature row x [F] of `symbol` (raw, as the offline pipeline makes it; normalised
  * with the model's mean/std here) -> out (n_new = 1).  Thread-safe. */
 TI_API ti_err ti_engine_push_row(ti_engine *e, const char *symbol, const float *x, ti_prediction *out);
-/* Start `symbol` over (a new session), keeping its buffers.  TI_ERR_NOT_FOUND if not open.
- * Thread-safe. */
+/* Start `symbol` over (a new session), keeping its buffers; a symbol not open yet is opened
+ * (fresh).  Thread-safe. */
 TI_API ti_err ti_engine_reset(ti_engine *e, const char *symbol);
 /* Close `symbol`'s stream and free it.  TI_ERR_NOT_FOUND if not open.  Must not race with
  * other calls on the same symbol. */
