@@ -237,3 +237,60 @@ clean:
 
 help:
 	@sed -n '1,8p' Makefile
+
+# ---- embedding API: shared library, install, pkg-config, example ----------------------------
+# Every object is built with -fvisibility=hidden; only the functions declared TI_API in
+# include/tickinfer.h (defined in src/api/) are exported by libtickinfer.so (checked by
+# tests/api/test_api_exports.c; static archives linked in, e.g. the CUDA one, stay hidden).
+# `make install PREFIX=/usr/local DESTDIR=` installs both libraries, tickinfer.h (+ the
+# header it includes) and tickinfer.pc.  `make tests` also installs into $(BUILD)/stage and
+# builds examples/embed_stream.c against it with pkg-config (run by tests/api/test_embed.c).
+CFLAGS_BASE += -fvisibility=hidden
+TI_VERSION := $(shell sed -n 's/.*TI_VERSION_STRING "\(.*\)".*/\1/p' include/tickinfer/version.h)
+SO := $(BUILD)/libtickinfer.so
+SO_NAME := libtickinfer.so.$(firstword $(subst ., ,$(TI_VERSION)))
+PREFIX ?= /usr/local
+DESTDIR ?=
+PUBLIC_HEADERS := include/tickinfer.h include/tickinfer/err_codes.h
+# Libs.private: what a static link needs after -ltickinfer (LDLIBS without our own archives)
+PC_LIBS_PRIVATE := $(if $(CUDA_LIB),-ltickinfer_cuda -ltickinfer) $(filter-out $(LIB) $(CUDA_LIB),$(LDLIBS))
+EMBED_STAGE := $(abspath $(BUILD))/stage
+EMBED_EXAMPLE := $(BUILD)/examples/embed_stream
+
+all: $(SO)
+tests: $(EMBED_EXAMPLE)
+
+$(SO): $(LIB_OBJS) $(CUDA_LIB)
+	$(CC) -shared $(OPT) -pthread -Wl,-soname,$(SO_NAME) -Wl,--exclude-libs,ALL -Wl,--no-undefined \
+	  $(LIB_OBJS) $(filter-out $(LIB),$(LDLIBS)) -o $@
+
+# $(1) = staging root (DESTDIR + prefix), $(2) = prefix written into tickinfer.pc
+define ti_install
+	install -d $(1)/lib/pkgconfig $(1)/include/tickinfer
+	install -m 644 $(LIB) $(if $(CUDA_LIB),$(CUDA_LIB)) $(1)/lib/
+	install -m 755 $(SO) $(1)/lib/libtickinfer.so.$(TI_VERSION)
+	ln -sf libtickinfer.so.$(TI_VERSION) $(1)/lib/$(SO_NAME)
+	ln -sf libtickinfer.so.$(TI_VERSION) $(1)/lib/libtickinfer.so
+	install -m 644 include/tickinfer.h $(1)/include/
+	install -m 644 include/tickinfer/err_codes.h $(1)/include/tickinfer/
+	printf '%s\n' 'prefix=$(2)' 'exec_prefix=$${prefix}' 'libdir=$${exec_prefix}/lib' \
+	  'includedir=$${prefix}/include' '' 'Name: tickinfer' \
+	  'Description: low-latency inference engine for trading models (embedding API)' \
+	  'Version: $(TI_VERSION)' 'Cflags: -I$${includedir}' 'Libs: -L$${libdir} -ltickinfer' \
+	  'Libs.private: $(PC_LIBS_PRIVATE)' > $(1)/lib/pkgconfig/tickinfer.pc
+endef
+
+.PHONY: install
+install: $(LIB) $(SO)
+	$(call ti_install,$(DESTDIR)$(PREFIX),$(PREFIX))
+
+$(EMBED_STAGE)/.stamp: $(LIB) $(SO) $(PUBLIC_HEADERS) Makefile
+	$(call ti_install,$(EMBED_STAGE),$(EMBED_STAGE))
+	@touch $@
+
+# Built only from the installed copy: tickinfer.h and pkg-config, no -Iinclude.
+$(EMBED_EXAMPLE): examples/embed_stream.c $(EMBED_STAGE)/.stamp
+	@mkdir -p $(dir $@)
+	$(CC) -std=c11 -pedantic -Wall -Wextra -Werror $(OPT) $< \
+	  $$(PKG_CONFIG_PATH=$(EMBED_STAGE)/lib/pkgconfig pkg-config --cflags --libs tickinfer) \
+	  -Wl,-rpath,$(EMBED_STAGE)/lib -o $@

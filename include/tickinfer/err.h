@@ -11,25 +11,13 @@
 
 #include <stddef.h>
 
+#include "tickinfer/err_codes.h"
+
 #ifdef __cplusplus
 extern "C" {
 #endif
 
-/* Append-only: new codes go before TI_ERR__COUNT. */
-typedef enum ti_err {
-    TI_OK = 0,
-    TI_ERR_INVALID_ARG,   /* caller passed something impossible */
-    TI_ERR_NOMEM,         /* allocation failed */
-    TI_ERR_IO,            /* open/read/write/fsync/rename failed (errno in message) */
-    TI_ERR_FORMAT,        /* input file/stream is malformed */
-    TI_ERR_UNSUPPORTED,   /* valid input using a feature we do not implement */
-    TI_ERR_CORRUPT,       /* checksum mismatch, truncated data */
-    TI_ERR_NOT_FOUND,     /* file, key, symbol or column missing */
-    TI_ERR_RANGE,         /* value out of allowed range (NaN, negative price, ...) */
-    TI_ERR_STATE,         /* call not valid in the object's current state */
-    TI_ERR_LIMIT,         /* a configured capacity or size limit was hit */
-    TI_ERR__COUNT
-} ti_err;
+/* The codes (TI_OK, TI_ERR_*): tickinfer/err_codes.h, shared with the public tickinfer.h. */
 
 /* Short stable name of a code ("TI_ERR_FORMAT"). */
 const char *ti_err_name(ti_err code);

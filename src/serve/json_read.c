@@ -45,7 +45,7 @@ ti_err sv_jr_peek(sv_jr *r, char *c)
 
 static ti_err jr_open(sv_jr *r, char open)
 {
-    char c;
+    char c = 0; /* set by sv_jr_peek unless it fails */
     ti_err e = sv_jr_peek(r, &c);
     if (e) return e;
     if (c != open) return JR_ERR(r, TI_ERR_FORMAT, "expected '%c'", open);
@@ -61,7 +61,7 @@ ti_err sv_jr_arr_begin(sv_jr *r) { return jr_open(r, '['); }
 /* Before an element: ']' / '}' closes (not after a ','), else ',' is needed after the first. */
 static ti_err jr_next(sv_jr *r, char close, int *more)
 {
-    char c;
+    char c = 0; /* set by sv_jr_peek unless it fails */
     ti_err e = sv_jr_peek(r, &c);
     if (e) return e;
     unsigned char *cnt = &r->count[r->depth - 1];
@@ -99,7 +99,7 @@ ti_err sv_jr_obj_next(sv_jr *r, char *key, size_t cap, int *more)
     if (r->depth <= 0) return JR_ERR(r, TI_ERR_STATE, "not in an object");
     ti_err e = jr_next(r, '}', more);
     if (e || !*more) return e;
-    char c;
+    char c = 0; /* set by sv_jr_peek unless it fails */
     if ((e = sv_jr_peek(r, &c))) return e;
     if (c != '"') return JR_ERR(r, TI_ERR_FORMAT, "expected a string key");
     if ((e = sv_jr_string(r, key, cap, NULL))) return e;
@@ -133,7 +133,7 @@ static int read_hex4(const char *p, const char *end, unsigned *out)
 /* Decodes into buf when buf != NULL (cap checked); always validates. */
 ti_err sv_jr_string(sv_jr *r, char *buf, size_t cap, size_t *len)
 {
-    char c;
+    char c = 0; /* set by sv_jr_peek unless it fails */
     ti_err e = sv_jr_peek(r, &c);
     if (e) return e;
     if (c != '"') return JR_ERR(r, TI_ERR_FORMAT, "expected a string");
@@ -307,7 +307,7 @@ static ti_err jr_literal(sv_jr *r, const char *lit)
 
 ti_err sv_jr_bool(sv_jr *r, int *v)
 {
-    char c;
+    char c = 0; /* set by sv_jr_peek unless it fails */
     ti_err e = sv_jr_peek(r, &c);
     if (e) return e;
     if (c == 't') return *v = 1, jr_literal(r, "true");
@@ -317,7 +317,7 @@ ti_err sv_jr_bool(sv_jr *r, int *v)
 
 ti_err sv_jr_skip(sv_jr *r)
 {
-    char c;
+    char c = 0; /* set by sv_jr_peek unless it fails */
     ti_err e = sv_jr_peek(r, &c);
     if (e) return e;
     int more;
@@ -364,7 +364,7 @@ typedef struct tensor_walk {
 
 static ti_err tensor_level(sv_jr *r, tensor_walk *w, int d)
 {
-    char c;
+    char c = 0; /* set by sv_jr_peek unless it fails */
     ti_err e = sv_jr_peek(r, &c);
     if (e) return e;
     if (c != '[') {
