@@ -58,7 +58,12 @@ ti_err ti_error_wrap(ti_err code, const char *fmt, ...)
     while (n > 0 && g_errmsg[n - 1] == ' ') n--;
     if (n > 0 && g_errmsg[n - 1] == ':') n--;
     g_errmsg[n] = '\0';
-    if (old[0] && (size_t)n < sizeof g_errmsg)
-        snprintf(g_errmsg + n, sizeof g_errmsg - (size_t)n, "%s%s", n ? ": " : "", old);
+    if (old[0]) { /* append ": old", truncated to the buffer (a long chain loses its tail) */
+        size_t at = (size_t)n;
+        const char *parts[2] = {n ? ": " : "", old};
+        for (int p = 0; p < 2; p++)
+            for (const char *c = parts[p]; *c && at + 1 < sizeof g_errmsg; c++) g_errmsg[at++] = *c;
+        g_errmsg[at] = '\0';
+    }
     return code;
 }
