@@ -127,19 +127,6 @@ static ti_err gpu_rows0(void *ctx, float *out, const float *inp, int n_seq, int 
 /* No CLS-only layer on the GPU: TinyRV runs its last layer for every row. */
 static const tfm_ops GPU_OPS = {gpu_norm, gpu_linear, gpu_add, gpu_act, gpu_attend, NULL, gpu_rows0};
 
-/* The block's io in the activations: in place on h (out_proj -> ln, fc2 -> att), as the
- * CPU inference path. */
-static tfm_block_io gpu_io(ti_cuda_model *g)
-{
-    tfm_block_io io = {};
-    io.res_in = io.res_mid = io.res_out = g->h;
-    io.ln1 = io.ln2 = io.proj = g->ln;
-    io.qkv = g->qkv;
-    io.att = io.ffn = g->att;
-    io.fc_pre = io.fc_act = g->fc;
-    return io;
-}
-
 /* h [nb,T+1,C]: row 0 = cls + pos[0], row 1+t = proj [nb,T,C] row t + pos[1+t]. */
 __global__ void k_tiny_embed(float *h, const float *proj, const float *cls, const float *pos, int nb,
                              int T, int C)
@@ -176,7 +163,7 @@ extern "C" ti_err ti_cuda_model_forward(ti_cuda_model *g, float *d_y, const floa
     } else if ((e = gpu_linear(&ctx, g->h, d_x, &g->stem.proj, N, TI_ACT_NONE))) {
         return e;
     }
-    const tfm_block_io io = gpu_io(g);
+    const tfm_block_io io = tfm_block_io_inplace(g->h, g->ln, g->qkv, g->att, g->fc);
     for (int l = 0; l < c->n_layers; l++)
         if ((e = tfm_block_forward(&GPU_OPS, &ctx, &g->lw[l], l, &io, N))) return e;
     const float *rows = g->h;
@@ -284,7 +271,7 @@ static ti_err dec_body(void *arg)
     TI_CU_LAUNCHED("dec_advance");
     ti_err e = gpu_linear(&ctx, g->h, g->x_dev, &g->stem.proj, S, TI_ACT_NONE);
     if (e) return e;
-    const tfm_block_io io = gpu_io(g);
+    const tfm_block_io io = tfm_block_io_inplace(g->h, g->ln, g->qkv, g->att, g->fc);
     for (int l = 0; l < g->cfg.n_layers; l++)
         if ((e = tfm_block_forward(&DEC_OPS, &ctx, &g->lw[l], l, &io, S))) return e;
     return tfm_head_forward(&DEC_OPS, &ctx, &g->stem, g->y_dev, g->ln, NULL, NULL, g->h, S);

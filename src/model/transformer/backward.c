@@ -1,4 +1,6 @@
-/* Backward pass of both models over the activations a training forward kept.
+/* Backward pass of both models over the activations a training forward kept: the head,
+ * then each layer's block (block.c) in reverse over the tfm_block_io it filled and the same
+ * weight views, then the embedding.
  *
  * d_res carries the gradient of the residual stream from the head down to the input;
  * each layer's branches add into it (the kernels accumulate, so scratch is zeroed before

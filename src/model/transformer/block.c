@@ -49,6 +49,12 @@ ti_err tfm_block_forward(const tfm_ops *ops, void *ctx, const tfm_layer *w, int 
     return TI_OK;
 }
 
+tfm_block_io tfm_block_io_inplace(float *h, float *ln, float *qkv, float *att, float *fc)
+{
+    return (tfm_block_io){.res_in = h, .ln1 = ln, .qkv = qkv, .att = att, .proj = ln, .res_mid = h, .ln2 = ln,
+                          .fc_pre = fc, .fc_act = fc, .ffn = att, .res_out = h};
+}
+
 ti_err tfm_head_forward(const tfm_ops *ops, void *ctx, const tfm_stem *s, float *y, float *ln, float *mean,
                         float *rstd, const float *inp, int n)
 {

@@ -81,6 +81,11 @@ typedef struct tfm_block_io {
     float *q_ln, *q;                  /* [n_seq,C] ln1 of those rows, their queries */
 } tfm_block_io;
 
+/* The inference io: one layer's working set, in place on the residual stream h [n,C];
+ * each branch writes its output into a buffer its input is done with (out_proj -> ln,
+ * fc2 -> att) and adds it into h; the activation fuses into linear1 (fc [n,D]). */
+tfm_block_io tfm_block_io_inplace(float *h, float *ln, float *qkv, float *att, float *fc);
+
 /* How a backend runs the steps.  ctx is the backend's.  Every step returns TI_OK or the
  * backend's error. */
 typedef struct tfm_ops {

@@ -23,16 +23,16 @@ typedef struct decode_ctx {
 size_t tfm_decode_scratch_floats(const ti_tfm *m)
 {
     const ti_tfm_config *c = &m->cfg;
-    /* h, ln, att, tmp, acc [C]; qkv [3C]; fc [D]; m, l [H] */
-    return 8 * (size_t)c->d_model + (size_t)c->d_ff + 2 * (size_t)c->n_heads;
+    /* h, ln, att, acc [C]; qkv [3C]; fc [D]; m, l [H] */
+    return 7 * (size_t)c->d_model + (size_t)c->d_ff + 2 * (size_t)c->n_heads;
 }
 
 void tfm_decode_scratch_bind(tfm_decode_scratch *sc, const ti_tfm *m, float *base)
 {
     const ti_tfm_config *c = &m->cfg;
     const size_t C = (size_t)c->d_model;
-    sc->h = base, sc->ln = base + C, sc->att = base + 2 * C, sc->tmp = base + 3 * C, sc->acc = base + 4 * C;
-    sc->qkv = base + 5 * C;
+    sc->h = base, sc->ln = base + C, sc->att = base + 2 * C, sc->acc = base + 3 * C;
+    sc->qkv = base + 4 * C;
     sc->fc = sc->qkv + 3 * C;
     sc->mrun = sc->fc + c->d_ff;
     sc->lrun = sc->mrun + c->n_heads;
@@ -83,10 +83,7 @@ ti_err tfm_decode_step(const ti_tfm *m, ti_kv_cache *kv, tfm_decode_scratch *sc,
     d.m = m, d.kv = kv, d.sc = sc, d.segs = segs, d.qsegs = qsegs, d.pos = kv->n;
     ti_err e = ti_kv_append(kv, d.rows);
     if (e) return e;
-    /* out_proj and fc2 write tmp, added into h */
-    const tfm_block_io io = {.res_in = sc->h, .ln1 = sc->ln, .qkv = sc->qkv, .att = sc->att, .proj = sc->tmp,
-                             .res_mid = sc->h, .ln2 = sc->ln, .fc_pre = sc->fc, .fc_act = sc->fc, .ffn = sc->tmp,
-                             .res_out = sc->h};
+    const tfm_block_io io = tfm_block_io_inplace(sc->h, sc->ln, sc->qkv, sc->att, sc->fc);
     tfm_cpu_linear(&d.cpu, sc->h, xn, &m->stem.proj, 1, TI_ACT_NONE);
     for (int l = 0; l < m->cfg.n_layers; l++)
         if ((e = tfm_block_forward(&DECODE_OPS, &d, &m->lv[l], l, &io, 1))) return e;

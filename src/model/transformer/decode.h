@@ -10,7 +10,7 @@
 /* Working set of one decode step (one row), carved by the caller out of its own block so
  * that a step never allocates. */
 typedef struct tfm_decode_scratch {
-    float *h, *ln, *att, *tmp, *acc; /* [C] */
+    float *h, *ln, *att, *acc;       /* [C] (acc: the online softmax's sum) */
     float *qkv;                      /* [3C] */
     float *fc;                       /* [D] */
     float *mrun, *lrun;              /* [H] running max / sum of the online softmax */

@@ -62,9 +62,7 @@ static ti_err infer_rows(const ti_tfm *m, ti_runstate *rs, float *y, const float
     const size_t ro = (size_t)b0 * tq; /* first row of this slice in every [N, *] buffer */
     tfm_cpu cpu = cpu_for(m, 1, nb, tq, pool);
     float *h = rs->h + ro * C, *ln = rs->ln + ro * C, *att = rs->att + ro * C, *fc = rs->fc + ro * D;
-    /* the branches' outputs reuse buffers their inputs are done with: out_proj -> ln, fc2 -> att */
-    const tfm_block_io io = {.res_in = h, .ln1 = ln, .qkv = rs->qkv + ro * 3 * C, .att = att, .proj = ln,
-                             .res_mid = h, .ln2 = ln, .fc_pre = fc, .fc_act = fc, .ffn = att, .res_out = h};
+    const tfm_block_io io = tfm_block_io_inplace(h, ln, rs->qkv + ro * 3 * C, att, fc);
     embed(m, &cpu, h, x + (size_t)b0 * T * c->n_features, nb, T);
     for (int l = 0; l < L - tiny; l++) {
         ti_err e = tfm_block_forward(&tfm_cpu_ops, &cpu, &m->lv[l], l, &io, N);
