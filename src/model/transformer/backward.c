@@ -59,12 +59,8 @@ static ti_err block_backward(const ti_tfm *m, ti_runstate *rs, float *grads, con
     zero(rs->d_att, NC);
     lin_backward(m, grads, rs->d_att, &w->out, d_res, a->att, N, pool);
     zero(rs->d_qkv, 3 * NC);
-    ti_attn_cfg acfg = {.B = B, .T = tq, .H = c->n_heads, .hd = C / c->n_heads};
-    if (c->kind == TI_TFM_RV_CAUSAL) {
-        acfg.causal = 1;
-        acfg.alibi = m->alibi;
-    }
-    ti_err e = m->k->attention_backward(rs->d_qkv, rs->d_att, a->qkv, a->att, a->lse, &acfg, pool);
+    const tfm_cpu cpu = tfm_cpu_for(m, 0, B, tq, pool); /* the attention the forward ran */
+    ti_err e = m->k->attention_backward(rs->d_qkv, rs->d_att, a->qkv, a->att, a->lse, &cpu.acfg, pool);
     if (e) return e;
     zero(d_ln, NC);
     lin_backward(m, grads, d_ln, &w->qkv, rs->d_qkv, a->ln1, N, pool);

@@ -37,19 +37,6 @@ static void embed(const ti_tfm *m, tfm_cpu *cpu, float *h, const float *x, int n
     ti_pos_add_forward(h, h, m->stem.pos, nb, tq, C);
 }
 
-/* The CPU backend for nb sequences of tq rows. */
-static tfm_cpu cpu_for(const ti_tfm *m, int packed, int nb, int tq, ti_pool *pool)
-{
-    const ti_tfm_config *c = &m->cfg;
-    tfm_cpu cpu = {.k = m->k, .pool = pool, .packed = packed};
-    cpu.acfg = (ti_attn_cfg){.B = nb, .T = tq, .H = c->n_heads, .hd = c->d_model / c->n_heads};
-    if (c->kind == TI_TFM_RV_CAUSAL) {
-        cpu.acfg.causal = 1;
-        cpu.acfg.alibi = m->alibi;
-    }
-    return cpu;
-}
-
 /* ---- inference --------------------------------------------------------------------------- */
 
 /* Rows [b0, b0+nb) of the batch, start to end: one layer's working set, in place on h. */
@@ -60,7 +47,7 @@ static ti_err infer_rows(const ti_tfm *m, ti_runstate *rs, float *y, const float
     const int C = c->d_model, D = c->d_ff, L = c->n_layers, tq = model_tq(c, T), N = nb * tq;
     const int tiny = c->kind == TI_TFM_TINYRV;
     const size_t ro = (size_t)b0 * tq; /* first row of this slice in every [N, *] buffer */
-    tfm_cpu cpu = cpu_for(m, 1, nb, tq, pool);
+    tfm_cpu cpu = tfm_cpu_for(m, 1, nb, tq, pool);
     float *h = rs->h + ro * C, *ln = rs->ln + ro * C, *att = rs->att + ro * C, *fc = rs->fc + ro * D;
     const tfm_block_io io = tfm_block_io_inplace(h, ln, rs->qkv + ro * 3 * C, att, fc);
     embed(m, &cpu, h, x + (size_t)b0 * T * c->n_features, nb, T);
@@ -129,7 +116,7 @@ static ti_err train_forward(const ti_tfm *m, ti_runstate *rs, float *y, const fl
 {
     const ti_tfm_config *c = &m->cfg;
     const int C = c->d_model, L = c->n_layers, tq = model_tq(c, T), N = B * tq;
-    tfm_cpu cpu = cpu_for(m, 0, B, tq, pool);
+    tfm_cpu cpu = tfm_cpu_for(m, 0, B, tq, pool);
     memcpy(rs->x, x, (size_t)B * T * c->n_features * sizeof(float));
     embed(m, &cpu, rs->acts[0].res_in, rs->x, B, T);
     for (int l = 0; l < L; l++) {

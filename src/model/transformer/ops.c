@@ -81,6 +81,18 @@ static void model_act(const ti_kernels *k, float *out, const float *inp, size_t 
 
 /* ---- the block's steps -------------------------------------------------------------- */
 
+tfm_cpu tfm_cpu_for(const ti_tfm *m, int packed, int nb, int tq, ti_pool *pool)
+{
+    const ti_tfm_config *c = &m->cfg;
+    tfm_cpu cpu = {.k = m->k, .pool = pool, .packed = packed};
+    cpu.acfg = (ti_attn_cfg){.B = nb, .T = tq, .H = c->n_heads, .hd = c->d_model / c->n_heads};
+    if (c->kind == TI_TFM_RV_CAUSAL) {
+        cpu.acfg.causal = 1;
+        cpu.acfg.alibi = m->alibi;
+    }
+    return cpu;
+}
+
 ti_err tfm_cpu_norm(void *ctx, float *out, float *mean, float *rstd, const float *inp, const tfm_norm *w, int n)
 {
     const tfm_cpu *c = ctx;

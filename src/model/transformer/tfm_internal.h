@@ -86,16 +86,6 @@ static inline int model_tq(const ti_tfm_config *c, int T)
 /* Build the tensor table and slot offsets for m->cfg (validated); allocates tensors and
  * layer; sets n_params.  Used by ti_tfm_create. */
 ti_err model_build_table(ti_tfm *m);
-/* Pointer to a parameter slot (NULL if absent). */
-static inline const float *mw(const ti_tfm *m, int slot)
-{
-    return m->glob[slot] == TI_NO_TENSOR ? NULL : m->params + m->glob[slot];
-}
-static inline const float *lw(const ti_tfm *m, int l, int slot)
-{
-    return m->params + m->layer[l][slot];
-}
-
 /* The CPU backend of the block (ops.c): the kernel table, with layer norms and
  * elementwise ops split by rows over the pool when large. */
 typedef struct tfm_cpu {
@@ -105,6 +95,8 @@ typedef struct tfm_cpu {
     ti_attn_cfg acfg;  /* attend: B sequences of T rows (attend_cls: one query each) */
 } tfm_cpu;
 extern const tfm_ops tfm_cpu_ops; /* ctx: a tfm_cpu */
+/* The backend for nb sequences of tq rows of m (causal: ALiBi); packed 0 in training. */
+tfm_cpu tfm_cpu_for(const ti_tfm *m, int packed, int nb, int tq, ti_pool *pool);
 /* Its steps, for backends that change only the attention (decode.c); ctx starts with a
  * tfm_cpu. */
 ti_err tfm_cpu_norm(void *ctx, float *out, float *mean, float *rstd, const float *inp, const tfm_norm *w, int n);
