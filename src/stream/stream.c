@@ -5,8 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "model/transformer/tfm_internal.h"
-#include "stream/stream_internal.h"
+#include "model/transformer/decode.h"
 #include "tickinfer/alloc.h"
 #include "tickinfer/features.h"
 #include "tickinfer/stream.h"
@@ -14,6 +13,24 @@
 #define STREAM_MAX_DEFAULT 65536
 #define STREAM_SYMBOL_MAX 64
 #define STREAM_MAX_GAP 86400 /* seconds closed by one call: a day */
+
+/* Per-stream scratch: the decode step's working set plus the feature rows, one block. */
+typedef struct stream_scratch {
+    tfm_decode_scratch dec;
+    float *xn, *feat; /* [F] normalised row, raw features */
+} stream_scratch;
+
+static size_t stream_scratch_floats(const ti_tfm *m)
+{
+    return tfm_decode_scratch_floats(m) + 2 * (size_t)ti_tfm_get_config(m)->n_features + 16;
+}
+
+static void stream_scratch_bind(stream_scratch *sc, const ti_tfm *m, float *base)
+{
+    tfm_decode_scratch_bind(&sc->dec, m, base);
+    sc->xn = base + tfm_decode_scratch_floats(m);
+    sc->feat = sc->xn + ti_tfm_get_config(m)->n_features;
+}
 
 struct ti_stream {
     ti_stream_engine *e;
@@ -227,7 +244,7 @@ void ti_stream_reset(ti_stream *s)
 static ti_err decode_locked(ti_stream *s, const float *xn, int64_t t, ti_forecast *y)
 {
     float out;
-    ti_err e = stream_decode(s->e->m, &s->kv, &s->sc, s->segs, s->qsegs, xn, &out);
+    ti_err e = tfm_decode_step(s->e->m, &s->kv, &s->sc.dec, s->segs, s->qsegs, xn, &out);
     if (e) return ti_error_wrap(e, "stream %s", s->symbol);
     s->last = (ti_forecast){.t = t, .y_log = out, .rv = expf(out) * s->e->rv_scale};
     if (y) *y = s->last;

@@ -1,76 +1,28 @@
-/* CUDA backend: full-window forward of both models (TinyRV, rv_causal) on the GPU, built
- * from the backend's kernels with the exact math of src/model/forward.c (pre-norm layers;
- * TinyRV: [cls; proj(x)] + pos, full attention, head on the CLS row; rv_causal: proj(x),
- * causal attention with ALiBi, head on every row).  The weights are one upload of the
- * model's contiguous parameter block; tensors are found by name, as the loader names them.
+/* CUDA backend: full-window forward of both models (TinyRV, rv_causal) and the rv_causal
+ * decode step on the GPU.  The layers are the shared block (src/model/transformer/block.c,
+ * the same code the CPU runs) with this file's CUDA steps (tfm_ops): cuBLAS matmuls with our
+ * epilogue, layer norm, adds, and the attention (full / causal sequence, or the paged KV
+ * cache of the decoder).  What stays here is the GPU's own: the embedding, the decoder's
+ * cache bookkeeping, graph capture.  The weights are one upload of the model's contiguous
+ * parameter block, viewed through the model's tensor table (tfm_bind).
  * TinyRV computes its last layer for every row (the CPU computes it for the CLS row only):
  * the CLS row's result is the same, the GPU just skips the special case. */
 #include <stdio.h>
 #include <stdlib.h>
 #include "cuda_internal.cuh"
+#include "model/transformer/block.h"
 #include "tickinfer/transformer.h"
-
-enum { GW_QKV_W, GW_QKV_B, GW_OUT_W, GW_OUT_B, GW_FC1_W, GW_FC1_B, GW_FC2_W, GW_FC2_B,
-       GW_LN1_W, GW_LN1_B, GW_LN2_W, GW_LN2_B, GW__COUNT };
 
 struct ti_cuda_model {
     ti_cuda *cu;
     ti_tfm_config cfg;
     int B_max, T_max;
     float *d_params;
-    const float *cls, *pos, *proj_w, *proj_b, *hln_w, *hln_b, *head_w, *head_b;
-    const float **lw; /* [L][GW__COUNT] device pointers */
+    tfm_stem stem;    /* views of d_params */
+    tfm_layer *lw;    /* [L] */
     float alibi[TI_CUDA_MAX_HEADS];
     float *h, *ln, *qkv, *att, *fc, *tmp, *cls_h, *x_dev, *y_dev; /* activations */
 };
-
-static ti_err find(const ti_tfm *m, float *d_params, const float **out, size_t want,
-                   const char *fmt, int l)
-{
-    char name[TI_MODEL_MAX_NAME];
-    snprintf(name, sizeof name, fmt, l);
-    const ti_tfm_tensor *t = ti_tfm_find_tensor(m, name);
-    if (!t) return ti_errorf(TI_ERR_NOT_FOUND, "cuda model: tensor '%s' missing", name);
-    if (want && t->numel != want)
-        return ti_errorf(TI_ERR_FORMAT, "cuda model: tensor '%s' has %zu values, expected %zu", name,
-                         t->numel, want);
-    *out = d_params + t->offset;
-    return TI_OK;
-}
-
-static ti_err bind_weights(ti_cuda_model *g, const ti_tfm *m)
-{
-    const ti_tfm_config *c = &g->cfg;
-    const size_t C = c->d_model, D = c->d_ff, F = c->n_features;
-    const int tiny = c->kind == TI_TFM_TINYRV;
-    float *p = g->d_params;
-    ti_err e = TI_OK;
-    if (tiny && !e) e = find(m, p, &g->cls, C, "cls", 0);
-    if (tiny && !e) e = find(m, p, &g->pos, (size_t)(c->context + 1) * C, "pos", 0);
-    if (!e) e = find(m, p, &g->proj_w, C * F, "proj.weight", 0);
-    if (!e) e = find(m, p, &g->proj_b, C, "proj.bias", 0);
-    if (!e) e = find(m, p, &g->hln_w, C, "head.0.weight", 0);
-    if (!e) e = find(m, p, &g->hln_b, C, "head.0.bias", 0);
-    if (!e) e = find(m, p, &g->head_w, C, "head.1.weight", 0);
-    if (!e) e = find(m, p, &g->head_b, 1, "head.1.bias", 0);
-    static const char *const tiny_names[GW__COUNT] = {
-        "enc.layers.%d.self_attn.in_proj_weight", "enc.layers.%d.self_attn.in_proj_bias",
-        "enc.layers.%d.self_attn.out_proj.weight", "enc.layers.%d.self_attn.out_proj.bias",
-        "enc.layers.%d.linear1.weight", "enc.layers.%d.linear1.bias",
-        "enc.layers.%d.linear2.weight", "enc.layers.%d.linear2.bias",
-        "enc.layers.%d.norm1.weight", "enc.layers.%d.norm1.bias",
-        "enc.layers.%d.norm2.weight", "enc.layers.%d.norm2.bias"};
-    static const char *const causal_names[GW__COUNT] = {
-        "layers.%d.in_proj.weight", "layers.%d.in_proj.bias", "layers.%d.out_proj.weight",
-        "layers.%d.out_proj.bias", "layers.%d.linear1.weight", "layers.%d.linear1.bias",
-        "layers.%d.linear2.weight", "layers.%d.linear2.bias", "layers.%d.norm1.weight",
-        "layers.%d.norm1.bias", "layers.%d.norm2.weight", "layers.%d.norm2.bias"};
-    const size_t sizes[GW__COUNT] = {3 * C * C, 3 * C, C * C, C, D * C, D, C * D, C, C, C, C, C};
-    for (int l = 0; l < c->n_layers && !e; l++)
-        for (int w = 0; w < GW__COUNT && !e; w++)
-            e = find(m, p, &g->lw[l * GW__COUNT + w], sizes[w], (tiny ? tiny_names : causal_names)[w], l);
-    return e;
-}
 
 extern "C" void ti_cuda_model_destroy(ti_cuda_model *g)
 {
@@ -97,7 +49,7 @@ extern "C" ti_err ti_cuda_model_create(ti_cuda *cu, ti_cuda_model **out, const t
     ti_cuda_model *g = (ti_cuda_model *)calloc(1, sizeof *g);
     if (!g) return ti_errorf(TI_ERR_NOMEM, "cuda model: out of memory");
     g->cu = cu, g->cfg = *c, g->B_max = B_max, g->T_max = T_max;
-    g->lw = (const float **)calloc((size_t)c->n_layers * GW__COUNT, sizeof *g->lw);
+    g->lw = (tfm_layer *)calloc((size_t)c->n_layers, sizeof *g->lw);
     const float *al = ti_tfm_alibi(m);
     for (int h = 0; h < c->n_heads && al; h++) g->alibi[h] = al[h];
     const size_t tq = (size_t)T_max + (c->kind == TI_TFM_TINYRV), N = (size_t)B_max * tq;
@@ -105,7 +57,7 @@ extern "C" ti_err ti_cuda_model_create(ti_cuda *cu, ti_cuda_model **out, const t
     ti_err e = g->lw ? TI_OK : ti_errorf(TI_ERR_NOMEM, "cuda model: out of memory");
     if (!e) e = ti_cuda_malloc(cu, (void **)&g->d_params, np * 4);
     if (!e) e = ti_cuda_upload(cu, g->d_params, ti_tfm_params(m), np * 4);
-    if (!e) e = bind_weights(g, m);
+    if (!e) tfm_bind(m, g->d_params, &g->stem, g->lw);
     if (!e) e = ti_cuda_malloc(cu, (void **)&g->h, N * C * 4);
     if (!e) e = ti_cuda_malloc(cu, (void **)&g->ln, N * C * 4);
     if (!e) e = ti_cuda_malloc(cu, (void **)&g->qkv, N * 3 * C * 4);
@@ -123,6 +75,57 @@ extern "C" ti_err ti_cuda_model_create(ti_cuda *cu, ti_cuda_model **out, const t
     *out = g;
     return TI_OK;
 }
+
+/* ---- the block's steps on the GPU (block.h) --------------------------------------------- */
+
+/* The backend: the context, and the attention of a sequence batch (forward) or of the
+ * decoder's paged cache (dec below). */
+struct gpu_ctx {
+    ti_cuda *cu;
+    ti_attn_cfg acfg;        /* forward: B sequences of T rows */
+    ti_cuda_decoder *dec;    /* decode step: its cache; NULL in the forward */
+};
+
+static ti_err gpu_norm(void *ctx, float *out, float *mean, float *rstd, const float *inp, const tfm_norm *w, int n)
+{
+    if (mean || rstd) return ti_errorf(TI_ERR_UNSUPPORTED, "cuda model: layer-norm statistics (training)");
+    return ti_cuda_layernorm(((gpu_ctx *)ctx)->cu, out, inp, w->w, w->b, n, w->C, w->eps);
+}
+
+static ti_err gpu_linear(void *ctx, float *out, const float *inp, const tfm_lin *w, int n, ti_act act)
+{
+    return ti_cuda_matmul(((gpu_ctx *)ctx)->cu, out, inp, w->w, w->b, n, w->n_out, w->n_in, act);
+}
+
+static ti_err gpu_add(void *ctx, float *out, const float *a, const float *b, size_t n)
+{
+    return ti_cuda_add(((gpu_ctx *)ctx)->cu, out, a, b, n);
+}
+
+static ti_err gpu_act(void *ctx, float *out, const float *inp, size_t n, ti_act act)
+{
+    return ti_cuda_act(((gpu_ctx *)ctx)->cu, out, inp, n, act);
+}
+
+/* att [n,C]: full or causal (ALiBi) attention over the acfg.B sequences of qkv [n,3C]. */
+static ti_err gpu_attend(void *ctx, int l, float *att, float *lse, const float *qkv, const float *kv, int n)
+{
+    if (lse) return ti_errorf(TI_ERR_UNSUPPORTED, "cuda model: attention log-sum-exp (training)");
+    const gpu_ctx *g = (const gpu_ctx *)ctx;
+    return ti_cuda_attention(g->cu, att, qkv, &g->acfg);
+}
+
+/* out [n_seq,C] = row 0 of each sequence of inp. */
+static ti_err gpu_rows0(void *ctx, float *out, const float *inp, int n_seq, int n, int C)
+{
+    const size_t tq = (size_t)(n / n_seq);
+    TI_CU(cudaMemcpy2DAsync(out, (size_t)C * 4, inp, tq * C * 4, (size_t)C * 4, (size_t)n_seq,
+                            cudaMemcpyDeviceToDevice, ((gpu_ctx *)ctx)->cu->stream));
+    return TI_OK;
+}
+
+/* No CLS-only layer on the GPU: TinyRV runs its last layer for every row. */
+static const tfm_ops GPU_OPS = {gpu_norm, gpu_linear, gpu_add, gpu_act, gpu_attend, NULL, gpu_rows0};
 
 /* h [nb,T+1,C]: row 0 = cls + pos[0], row 1+t = proj [nb,T,C] row t + pos[1+t]. */
 __global__ void k_tiny_embed(float *h, const float *proj, const float *cls, const float *pos, int nb,
@@ -145,43 +148,32 @@ extern "C" ti_err ti_cuda_model_forward(ti_cuda_model *g, float *d_y, const floa
         return ti_errorf(TI_ERR_INVALID_ARG, "cuda model forward: B %d / T %d out of range (B_max %d, T_max %d)",
                          B, T, g->B_max, g->T_max);
     ti_cuda *cu = g->cu;
-    const int C = c->d_model, D = c->d_ff, tq = T + tiny, N = B * tq;
+    const int C = c->d_model, tq = T + tiny, N = B * tq;
+    gpu_ctx ctx = {};
+    ctx.cu = cu;
+    ctx.acfg = {.B = B, .T = tq, .H = c->n_heads, .hd = C / c->n_heads, .causal = !tiny,
+                .alibi = tiny ? NULL : g->alibi, .scale = 0.f};
     ti_err e;
     if (tiny) {
-        if ((e = ti_cuda_matmul(cu, g->tmp, d_x, g->proj_w, g->proj_b, B * T, C, c->n_features, TI_ACT_NONE)))
-            return e;
+        if ((e = gpu_linear(&ctx, g->tmp, d_x, &g->stem.proj, B * T, TI_ACT_NONE))) return e;
         const size_t total = (size_t)N * C;
-        k_tiny_embed<<<(unsigned)((total + 255) / 256), 256, 0, cu->stream>>>(g->h, g->tmp, g->cls, g->pos, B,
-                                                                              T, C);
+        k_tiny_embed<<<(unsigned)((total + 255) / 256), 256, 0, cu->stream>>>(g->h, g->tmp, g->stem.cls,
+                                                                              g->stem.pos, B, T, C);
         TI_CU_LAUNCHED("tiny_embed");
-    } else if ((e = ti_cuda_matmul(cu, g->h, d_x, g->proj_w, g->proj_b, N, C, c->n_features, TI_ACT_NONE))) {
+    } else if ((e = gpu_linear(&ctx, g->h, d_x, &g->stem.proj, N, TI_ACT_NONE))) {
         return e;
     }
-    ti_attn_cfg acfg = {.B = B, .T = tq, .H = c->n_heads, .hd = C / c->n_heads, .causal = !tiny,
-                        .alibi = tiny ? NULL : g->alibi, .scale = 0.f};
-    for (int l = 0; l < c->n_layers; l++) {
-        const float *const *w = g->lw + (size_t)l * GW__COUNT;
-        if ((e = ti_cuda_layernorm(cu, g->ln, g->h, w[GW_LN1_W], w[GW_LN1_B], N, C, c->ln_eps)) ||
-            (e = ti_cuda_matmul(cu, g->qkv, g->ln, w[GW_QKV_W], w[GW_QKV_B], N, 3 * C, C, TI_ACT_NONE)) ||
-            (e = ti_cuda_attention(cu, g->att, g->qkv, &acfg)) ||
-            (e = ti_cuda_matmul(cu, g->ln, g->att, w[GW_OUT_W], w[GW_OUT_B], N, C, C, TI_ACT_NONE)) ||
-            (e = ti_cuda_add(cu, g->h, g->h, g->ln, (size_t)N * C)) ||
-            (e = ti_cuda_layernorm(cu, g->ln, g->h, w[GW_LN2_W], w[GW_LN2_B], N, C, c->ln_eps)) ||
-            (e = ti_cuda_matmul(cu, g->fc, g->ln, w[GW_FC1_W], w[GW_FC1_B], N, D, C, c->activation)) ||
-            (e = ti_cuda_matmul(cu, g->att, g->fc, w[GW_FC2_W], w[GW_FC2_B], N, C, D, TI_ACT_NONE)) ||
-            (e = ti_cuda_add(cu, g->h, g->h, g->att, (size_t)N * C)))
-            return e;
-    }
+    const tfm_block_io io = tfm_block_io_inplace(g->h, g->ln, g->qkv, g->att, g->fc);
+    for (int l = 0; l < c->n_layers; l++)
+        if ((e = tfm_block_forward(&GPU_OPS, &ctx, &g->lw[l], l, &io, N))) return e;
     const float *rows = g->h;
     int n_out = N;
     if (tiny) { /* the CLS rows: row 0 of every sequence */
-        TI_CU(cudaMemcpy2DAsync(g->cls_h, (size_t)C * 4, g->h, (size_t)tq * C * 4, (size_t)C * 4, (size_t)B,
-                                cudaMemcpyDeviceToDevice, cu->stream));
+        if ((e = gpu_rows0(&ctx, g->cls_h, g->h, B, N, C))) return e;
         rows = g->cls_h;
         n_out = B;
     }
-    if ((e = ti_cuda_layernorm(cu, g->ln, rows, g->hln_w, g->hln_b, n_out, C, c->ln_eps))) return e;
-    return ti_cuda_matmul(cu, d_y, g->ln, g->head_w, g->head_b, n_out, 1, C, TI_ACT_NONE);
+    return tfm_head_forward(&GPU_OPS, &ctx, &g->stem, d_y, g->ln, NULL, NULL, rows, n_out);
 }
 
 extern "C" ti_err ti_cuda_model_forward_host(ti_cuda_model *g, float *y, const float *x, int B, int T)
@@ -244,42 +236,45 @@ static ti_err dec_q(ti_cuda *cu, float *q, const float *qkv, int S, int C)
     return TI_OK;
 }
 
+/* The block's attention step in the decoder: append each symbol's new k|v (of qkv [S,3C])
+ * to layer l's cache at position len[s]-1, then one query per symbol over its cache. */
+static ti_err dec_attend(void *ctx, int l, float *att, float *lse, const float *qkv, const float *kv_row, int S)
+{
+    const gpu_ctx *g = (const gpu_ctx *)ctx;
+    ti_cuda_decoder *d = g->dec;
+    ti_cuda *cu = g->cu;
+    const int C = d->gm->cfg.d_model, H = d->gm->cfg.n_heads;
+    const size_t n = (size_t)S * C;
+    k_dec_append<<<(unsigned)((n + 255) / 256), 256, 0, cu->stream>>>(d->k[l], d->v[l], qkv, d->len, d->table, S, C,
+                                                                     d->max_blocks);
+    TI_CU_LAUNCHED("dec_append");
+    ti_cuda_paged_kv kv = {}; /* value-initialised: no int8 buffers */
+    kv.H = H, kv.hd = C / H, kv.n_blocks = S * d->max_blocks, kv.max_blocks = d->max_blocks;
+    kv.table = d->table, kv.len = d->len;
+    kv.k = d->k[l], kv.v = d->v[l];
+    ti_err e = dec_q(cu, d->gm->tmp, qkv, S, C);
+    if (!e) e = ti_cuda_paged_decode(cu, att, d->gm->tmp, &kv, S, d->gm->alibi, 0.f);
+    return e;
+}
+
+static const tfm_ops DEC_OPS = {gpu_norm, gpu_linear, gpu_add, gpu_act, dec_attend, NULL, NULL};
+
 static ti_err dec_body(void *arg)
 {
     ti_cuda_decoder *d = (ti_cuda_decoder *)arg;
     ti_cuda_model *g = d->gm;
     ti_cuda *cu = g->cu;
-    const ti_tfm_config *c = &g->cfg;
-    const int S = d->S, C = c->d_model, D = c->d_ff, H = c->n_heads;
-    ti_err e;
+    const int S = d->S;
+    gpu_ctx ctx = {};
+    ctx.cu = cu, ctx.dec = d;
     k_dec_advance<<<(S + 255) / 256, 256, 0, cu->stream>>>(d->len, d->overflow, S, d->max_blocks * TI_CUDA_KV_BLOCK);
     TI_CU_LAUNCHED("dec_advance");
-    if ((e = ti_cuda_matmul(cu, g->h, g->x_dev, g->proj_w, g->proj_b, S, C, c->n_features, TI_ACT_NONE))) return e;
-    ti_cuda_paged_kv kv = {}; /* value-initialised: no int8 buffers */
-    kv.H = H, kv.hd = C / H, kv.n_blocks = S * d->max_blocks, kv.max_blocks = d->max_blocks;
-    kv.table = d->table, kv.len = d->len;
-    for (int l = 0; l < c->n_layers; l++) {
-        const float *const *w = g->lw + (size_t)l * GW__COUNT;
-        if ((e = ti_cuda_layernorm(cu, g->ln, g->h, w[GW_LN1_W], w[GW_LN1_B], S, C, c->ln_eps)) ||
-            (e = ti_cuda_matmul(cu, g->qkv, g->ln, w[GW_QKV_W], w[GW_QKV_B], S, 3 * C, C, TI_ACT_NONE)))
-            return e;
-        const size_t n = (size_t)S * C;
-        k_dec_append<<<(unsigned)((n + 255) / 256), 256, 0, cu->stream>>>(d->k[l], d->v[l], g->qkv, d->len,
-                                                                         d->table, S, C, d->max_blocks);
-        TI_CU_LAUNCHED("dec_append");
-        kv.k = d->k[l], kv.v = d->v[l];
-        if ((e = dec_q(cu, g->tmp, g->qkv, S, C)) ||
-            (e = ti_cuda_paged_decode(cu, g->att, g->tmp, &kv, S, g->alibi, 0.f)) ||
-            (e = ti_cuda_matmul(cu, g->ln, g->att, w[GW_OUT_W], w[GW_OUT_B], S, C, C, TI_ACT_NONE)) ||
-            (e = ti_cuda_add(cu, g->h, g->h, g->ln, n)) ||
-            (e = ti_cuda_layernorm(cu, g->ln, g->h, w[GW_LN2_W], w[GW_LN2_B], S, C, c->ln_eps)) ||
-            (e = ti_cuda_matmul(cu, g->fc, g->ln, w[GW_FC1_W], w[GW_FC1_B], S, D, C, c->activation)) ||
-            (e = ti_cuda_matmul(cu, g->att, g->fc, w[GW_FC2_W], w[GW_FC2_B], S, C, D, TI_ACT_NONE)) ||
-            (e = ti_cuda_add(cu, g->h, g->h, g->att, n)))
-            return e;
-    }
-    if ((e = ti_cuda_layernorm(cu, g->ln, g->h, g->hln_w, g->hln_b, S, C, c->ln_eps))) return e;
-    return ti_cuda_matmul(cu, g->y_dev, g->ln, g->head_w, g->head_b, S, 1, C, TI_ACT_NONE);
+    ti_err e = gpu_linear(&ctx, g->h, g->x_dev, &g->stem.proj, S, TI_ACT_NONE);
+    if (e) return e;
+    const tfm_block_io io = tfm_block_io_inplace(g->h, g->ln, g->qkv, g->att, g->fc);
+    for (int l = 0; l < g->cfg.n_layers; l++)
+        if ((e = tfm_block_forward(&DEC_OPS, &ctx, &g->lw[l], l, &io, S))) return e;
+    return tfm_head_forward(&DEC_OPS, &ctx, &g->stem, g->y_dev, g->ln, NULL, NULL, g->h, S);
 }
 
 extern "C" void ti_cuda_decoder_destroy(ti_cuda_decoder *d)

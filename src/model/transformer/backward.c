@@ -1,4 +1,6 @@
-/* Backward pass of both models over the activations a training forward kept.
+/* Backward pass of both models over the activations a training forward kept: the head,
+ * then each layer's block (block.c) in reverse over the tfm_block_io it filled and the same
+ * weight views, then the embedding.
  *
  * d_res carries the gradient of the residual stream from the head down to the input;
  * each layer's branches add into it (the kernels accumulate, so scratch is zeroed before
@@ -10,53 +12,59 @@
 
 static void zero(float *p, size_t n) { memset(p, 0, n * sizeof(float)); }
 
-/* grads + offset of a global / layer slot (NULL for an absent tensor) */
-static float *gw(const ti_tfm *m, float *grads, int slot)
+/* The gradient of the parameter at p (a view into m->params): the gradient block has the
+ * parameter layout, so it sits at the same offset.  NULL for an absent tensor. */
+static float *grad_of(const ti_tfm *m, float *grads, const float *p)
 {
-    return m->glob[slot] == TI_NO_TENSOR ? NULL : grads + m->glob[slot];
+    return p ? grads + (p - m->params) : NULL;
 }
 
-/* One pre-norm layer.  On entry d_res = dL/d(layer output); on exit dL/d(layer input). */
-static ti_err layer_backward(const ti_tfm *m, ti_runstate *rs, float *grads, int l, int B, int tq,
-                             ti_pool *pool)
+/* Backward of out [n,w->n_out] = inp @ W^T + b: dinp += dout @ W; the weight's gradients +=. */
+static void lin_backward(const ti_tfm *m, float *grads, float *dinp, const tfm_lin *w, const float *dout,
+                         const float *inp, int n, ti_pool *pool)
+{
+    m->k->matmul_backward(dinp, grad_of(m, grads, w->w), grad_of(m, grads, w->b), dout, inp, w->w, n, w->n_out,
+                          w->n_in, pool);
+}
+
+/* Backward of out = LN(inp) with the kept mean, rstd: dinp +=; the norm's gradients +=. */
+static void norm_backward(const ti_tfm *m, float *grads, float *dinp, const tfm_norm *w, const float *dout,
+                          const float *inp, const float *mean, const float *rstd, int n)
+{
+    m->k->layernorm_backward(dinp, grad_of(m, grads, w->w), grad_of(m, grads, w->b), dout, inp, w->w, mean, rstd,
+                             n, w->C);
+}
+
+/* tfm_block_forward's steps in reverse, over the buffers it kept (io) and the same weight
+ * views.  On entry d_res = dL/d(res_out); on exit dL/d(res_in).  The residual adds pass
+ * d_res through unchanged: each branch's input gradient is added into it by its norm. */
+static ti_err block_backward(const ti_tfm *m, ti_runstate *rs, float *grads, const tfm_layer *w,
+                             const tfm_block_io *a, int B, int tq, ti_pool *pool)
 {
     const ti_tfm_config *c = &m->cfg;
-    const ti_kernels *k = m->k;
-    const int C = c->d_model, D = c->d_ff, N = B * tq;
-    const size_t NC = (size_t)N * C, ND = (size_t)N * D;
-    const layer_acts *a = &rs->acts[l];
-    const size_t *o = m->layer[l];
+    const int C = c->d_model, N = B * tq;
+    const size_t NC = (size_t)N * C, ND = (size_t)N * w->fc1.n_out;
     float *d_res = rs->d_res, *d_ln = rs->d_ln;
 
-    /* feed-forward branch: out = res_mid + fc2(act(fc1(ln2(res_mid)))) */
+    /* feed-forward branch: res_out = res_mid + fc2(act(fc1(ln2(res_mid)))) */
     zero(rs->d_fc_act, ND);
-    k->matmul_backward(rs->d_fc_act, grads + o[LW_FC2_W], grads + o[LW_FC2_B], d_res, a->fc_act,
-                       lw(m, l, LW_FC2_W), N, C, D, pool);
+    lin_backward(m, grads, rs->d_fc_act, &w->fc2, d_res, a->fc_act, N, pool);
     zero(rs->d_fc_pre, ND);
-    k->act_backward(rs->d_fc_pre, a->fc_pre, rs->d_fc_act, ND, c->activation);
+    m->k->act_backward(rs->d_fc_pre, a->fc_pre, rs->d_fc_act, ND, w->act);
     zero(d_ln, NC);
-    k->matmul_backward(d_ln, grads + o[LW_FC1_W], grads + o[LW_FC1_B], rs->d_fc_pre, a->ln2,
-                       lw(m, l, LW_FC1_W), N, D, C, pool);
-    k->layernorm_backward(d_res, grads + o[LW_LN2_W], grads + o[LW_LN2_B], d_ln, a->res_mid,
-                          lw(m, l, LW_LN2_W), a->ln2_mean, a->ln2_rstd, N, C);
+    lin_backward(m, grads, d_ln, &w->fc1, rs->d_fc_pre, a->ln2, N, pool);
+    norm_backward(m, grads, d_res, &w->ln2, d_ln, a->res_mid, a->ln2_mean, a->ln2_rstd, N);
 
-    /* attention branch: res_mid = res_in + out_proj(attn(in_proj(ln1(res_in)))) */
+    /* attention branch: res_mid = res_in + out_proj(attn(qkv(ln1(res_in)))) */
     zero(rs->d_att, NC);
-    k->matmul_backward(rs->d_att, grads + o[LW_OUT_W], grads + o[LW_OUT_B], d_res, a->att,
-                       lw(m, l, LW_OUT_W), N, C, C, pool);
+    lin_backward(m, grads, rs->d_att, &w->out, d_res, a->att, N, pool);
     zero(rs->d_qkv, 3 * NC);
-    ti_attn_cfg acfg = {.B = B, .T = tq, .H = c->n_heads, .hd = C / c->n_heads};
-    if (c->kind == TI_TFM_RV_CAUSAL) {
-        acfg.causal = 1;
-        acfg.alibi = m->alibi;
-    }
-    ti_err e = k->attention_backward(rs->d_qkv, rs->d_att, a->qkv, a->att, a->lse, &acfg, pool);
+    const tfm_cpu cpu = tfm_cpu_for(m, 0, B, tq, pool); /* the attention the forward ran */
+    ti_err e = m->k->attention_backward(rs->d_qkv, rs->d_att, a->qkv, a->att, a->lse, &cpu.acfg, pool);
     if (e) return e;
     zero(d_ln, NC);
-    k->matmul_backward(d_ln, grads + o[LW_QKV_W], grads + o[LW_QKV_B], rs->d_qkv, a->ln1,
-                       lw(m, l, LW_QKV_W), N, 3 * C, C, pool);
-    k->layernorm_backward(d_res, grads + o[LW_LN1_W], grads + o[LW_LN1_B], d_ln, a->res_in,
-                          lw(m, l, LW_LN1_W), a->ln1_mean, a->ln1_rstd, N, C);
+    lin_backward(m, grads, d_ln, &w->qkv, rs->d_qkv, a->ln1, N, pool);
+    norm_backward(m, grads, d_res, &w->ln1, d_ln, a->res_in, a->ln1_mean, a->ln1_rstd, N);
     return TI_OK;
 }
 
@@ -75,39 +83,36 @@ ti_err ti_tfm_backward(const ti_tfm *m, ti_runstate *rs, float *grads, float *dx
     const int Nh = tiny ? B : N;
 
     /* head: y = head_ln @ w^T + b, head_ln = LN(head_in) */
+    const tfm_stem *st = &m->stem;
     zero(rs->d_head, (size_t)Nh * C);
-    k->matmul_backward(rs->d_head, gw(m, grads, MW_HEAD_W), gw(m, grads, MW_HEAD_B), dy, rs->head_ln,
-                       mw(m, MW_HEAD_W), Nh, 1, C, pool);
+    lin_backward(m, grads, rs->d_head, &st->head, dy, rs->head_ln, Nh, pool);
     zero(rs->d_res, (size_t)N * C);
     float *d_head_in = tiny ? rs->d_ln : rs->d_res; /* TinyRV: CLS rows, scattered below */
     if (tiny) zero(d_head_in, (size_t)B * C);
-    k->layernorm_backward(d_head_in, gw(m, grads, MW_HEADLN_W), gw(m, grads, MW_HEADLN_B), rs->d_head,
-                          tiny ? rs->head_in : rs->res_out, mw(m, MW_HEADLN_W), rs->head_mean,
-                          rs->head_rstd, Nh, C);
+    norm_backward(m, grads, d_head_in, &st->head_ln, rs->d_head, tiny ? rs->head_in : rs->res_out, rs->head_mean,
+                  rs->head_rstd, Nh);
     if (tiny)
         for (int b = 0; b < B; b++)
             memcpy(rs->d_res + (size_t)b * tq * C, d_head_in + (size_t)b * C, (size_t)C * sizeof(float));
 
     for (int l = c->n_layers - 1; l >= 0; l--) {
-        ti_err e = layer_backward(m, rs, grads, l, B, tq, pool);
+        ti_err e = block_backward(m, rs, grads, &m->lv[l], &rs->acts[l], B, tq, pool);
         if (e) return e;
     }
 
     /* embedding: res_in[0] = TinyRV [cls; proj(x)] + pos, causal proj(x) */
     if (dx) zero(dx, (size_t)B * T * F);
     if (!tiny) {
-        k->matmul_backward(dx, gw(m, grads, MW_PROJ_W), gw(m, grads, MW_PROJ_B), rs->d_res, rs->x,
-                           mw(m, MW_PROJ_W), N, C, F, pool);
+        lin_backward(m, grads, dx, &st->proj, rs->d_res, rs->x, N, pool);
         return TI_OK;
     }
-    ti_pos_add_backward(gw(m, grads, MW_POS), rs->d_res, B, tq, C);
-    float *dcls = gw(m, grads, MW_CLS);
+    ti_pos_add_backward(grad_of(m, grads, st->pos), rs->d_res, B, tq, C);
+    float *dcls = grad_of(m, grads, st->cls);
     for (int b = 0; b < B; b++) {
         const float *db = rs->d_res + (size_t)b * tq * C;
         k->accumulate(dcls, db, (size_t)C);
-        k->matmul_backward(dx ? dx + (size_t)b * T * F : NULL, gw(m, grads, MW_PROJ_W),
-                           gw(m, grads, MW_PROJ_B), db + C, rs->x + (size_t)b * T * F, mw(m, MW_PROJ_W),
-                           T, C, F, pool);
+        lin_backward(m, grads, dx ? dx + (size_t)b * T * F : NULL, &st->proj, db + C, rs->x + (size_t)b * T * F, T,
+                     pool);
     }
     return TI_OK;
 }

@@ -45,7 +45,7 @@ static void carve_all(ti_runstate *rs, carver *cv)
     }
     rs->x = carve(cv, B * (size_t)rs->T_max * (size_t)c->n_features);
     for (int l = 0; l < c->n_layers; l++) {
-        layer_acts *a = &rs->acts[l];
+        tfm_block_io *a = &rs->acts[l];
         a->res_in = carve(cv, N * C);
         a->ln1 = carve(cv, N * C);
         a->ln1_mean = carve(cv, N);
@@ -62,6 +62,14 @@ static void carve_all(ti_runstate *rs, carver *cv)
     }
     const size_t Nh = tiny ? B : N;
     rs->res_out = carve(cv, N * C);
+    /* the branches write where their residual add lands; layer l's output is the input of
+     * layer l+1 */
+    for (int l = 0; l < c->n_layers; l++) {
+        tfm_block_io *a = &rs->acts[l];
+        a->proj = a->res_mid;
+        a->res_out = l + 1 < c->n_layers ? rs->acts[l + 1].res_in : rs->res_out;
+        a->ffn = a->res_out;
+    }
     rs->head_in = tiny ? carve(cv, B * C) : NULL; /* causal: the head reads res_out */
     rs->head_ln = carve(cv, Nh * C);
     rs->head_mean = carve(cv, Nh);
@@ -100,7 +108,7 @@ ti_err ti_runstate_create(ti_runstate **out, const ti_tfm *m, int B_max, int T_m
                          T_max, est / (1024.0 * 1024.0 * 1024.0), RS_MAX_BYTES >> 30);
     const int training = (flags & TI_RS_TRAINING) != 0;
     const size_t n_acts = training ? (size_t)c->n_layers : 0;
-    ti_runstate *rs = calloc(1, sizeof *rs + n_acts * sizeof(layer_acts));
+    ti_runstate *rs = calloc(1, sizeof *rs + n_acts * sizeof(tfm_block_io));
     if (!rs) return ti_errorf(TI_ERR_NOMEM, "runstate create: out of memory");
     rs->model = m;
     rs->B_max = B_max;

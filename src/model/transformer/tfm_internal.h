@@ -2,6 +2,7 @@
 #ifndef TICKINFER_MODEL_INTERNAL_H
 #define TICKINFER_MODEL_INTERNAL_H
 
+#include "model/transformer/block.h"
 #include "tickinfer/transformer.h"
 
 /* Tensors outside the layers (absent ones have TI_NO_TENSOR). */
@@ -28,13 +29,6 @@ enum {
 };
 #define TI_NO_TENSOR ((size_t)-1)
 
-/* Packed matmul weights of one layer (offsets into ti_tfm.packed, in floats).  TinyRV's
- * last layer in inference needs q for the CLS row only, so it packs Wq and [Wk;Wv] apart
- * instead of the whole in_proj. */
-typedef struct model_packs {
-    size_t qkv, q, kv, out, fc1, fc2;
-} model_packs;
-
 struct ti_tfm {
     ti_tfm_config cfg;
     float *params;  /* [n_params], 64-byte aligned */
@@ -44,27 +38,15 @@ struct ti_tfm {
     size_t glob[MW__COUNT];      /* offsets (floats) into params, or TI_NO_TENSOR */
     size_t (*layer)[LW__COUNT];  /* [L][LW__COUNT] offsets */
     const ti_kernels *k;
+    /* Views of params (block.h), bound once at create; ti_tfm_pack points their `packed`
+     * at copies in `packed`.  TinyRV's last layer in inference needs q for the CLS row
+     * only, so it packs Wq and [Wk;Wv] apart instead of the whole in_proj. */
+    tfm_stem stem;
+    tfm_layer *lv;               /* [L] */
     float *packed;               /* NULL = not packed */
     size_t packed_floats;
-    size_t proj_pack;
-    model_packs *packs;          /* [L] */
     float alibi[TI_MODEL_MAX_HEADS];
 };
-
-/* Saved activations of one layer in training (N = B*Tq tokens, Tq = T+1 for TinyRV). */
-typedef struct layer_acts {
-    float *res_in;           /* [N,C] input of the layer */
-    float *ln1;              /* [N,C] */
-    float *ln1_mean, *ln1_rstd; /* [N] */
-    float *qkv;              /* [N,3C] */
-    float *att;              /* [N,C] attention output (before out_proj) */
-    float *lse;              /* [B,H,Tq] */
-    float *res_mid;          /* [N,C] after the attention residual */
-    float *ln2;              /* [N,C] */
-    float *ln2_mean, *ln2_rstd; /* [N] */
-    float *fc_pre;           /* [N,D] before the activation */
-    float *fc_act;           /* [N,D] */
-} layer_acts;
 
 struct ti_runstate {
     const ti_tfm *model;
@@ -85,14 +67,14 @@ struct ti_runstate {
 
     /* training: saved activations and backward scratch */
     float *x;                /* [B,T,F] copy of the input */
-    layer_acts *acts;        /* [L] */
+    tfm_block_io *acts;      /* [L] saved activations: each layer's own buffers (block.h) */
     float *res_out;          /* [N,C] output of the last layer */
     float *head_in;          /* [Nh,C] rows the head sees (TinyRV: CLS rows; causal: res_out) */
     float *head_ln;          /* [Nh,C] */
     float *head_mean, *head_rstd; /* [Nh] */
     float *d_res, *d_ln, *d_qkv, *d_att, *d_fc_act, *d_fc_pre; /* [N,C] [N,C] [N,3C] [N,C] [N,D] [N,D] */
     float *d_head;           /* [Nh,C] */
-    layer_acts layer_storage[]; /* flexible: acts points here */
+    tfm_block_io layer_storage[]; /* flexible: acts points here */
 };
 
 /* Rows per sequence inside the network: TinyRV prepends the CLS token. */
@@ -104,23 +86,22 @@ static inline int model_tq(const ti_tfm_config *c, int T)
 /* Build the tensor table and slot offsets for m->cfg (validated); allocates tensors and
  * layer; sets n_params.  Used by ti_tfm_create. */
 ti_err model_build_table(ti_tfm *m);
-/* Pointer to a parameter slot (NULL if absent). */
-static inline const float *mw(const ti_tfm *m, int slot)
-{
-    return m->glob[slot] == TI_NO_TENSOR ? NULL : m->params + m->glob[slot];
-}
-static inline const float *lw(const ti_tfm *m, int l, int slot)
-{
-    return m->params + m->layer[l][slot];
-}
-
-/* Helpers shared by forward and backward: row-split layer norm and elementwise ops over
- * a pool (the kernels themselves take no pool). */
-void model_layernorm(const ti_kernels *k, float *out, float *mean, float *rstd, const float *inp,
-                     const float *w, const float *b, int N, int C, float eps, ti_pool *pool);
-void model_add(const ti_kernels *k, float *out, const float *a, const float *b, size_t n,
-               ti_pool *pool);
-void model_act(const ti_kernels *k, float *out, const float *inp, size_t n, ti_act act,
-               ti_pool *pool);
+/* The CPU backend of the block (ops.c): the kernel table, with layer norms and
+ * elementwise ops split by rows over the pool when large. */
+typedef struct tfm_cpu {
+    const ti_kernels *k;
+    ti_pool *pool;
+    int packed;        /* 1: the packed copies where the views have them (inference) */
+    ti_attn_cfg acfg;  /* attend: B sequences of T rows (attend_cls: one query each) */
+} tfm_cpu;
+extern const tfm_ops tfm_cpu_ops; /* ctx: a tfm_cpu */
+/* The backend for nb sequences of tq rows of m (causal: ALiBi); packed 0 in training. */
+tfm_cpu tfm_cpu_for(const ti_tfm *m, int packed, int nb, int tq, ti_pool *pool);
+/* Its steps, for backends that change only the attention (decode.c); ctx starts with a
+ * tfm_cpu. */
+ti_err tfm_cpu_norm(void *ctx, float *out, float *mean, float *rstd, const float *inp, const tfm_norm *w, int n);
+ti_err tfm_cpu_linear(void *ctx, float *out, const float *inp, const tfm_lin *w, int n, ti_act act);
+ti_err tfm_cpu_add(void *ctx, float *out, const float *a, const float *b, size_t n);
+ti_err tfm_cpu_act(void *ctx, float *out, const float *inp, size_t n, ti_act act);
 
 #endif

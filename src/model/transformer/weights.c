@@ -118,6 +118,11 @@ static void drop_packs(ti_tfm *m)
     ti_free_aligned(m->packed);
     m->packed = NULL;
     m->packed_floats = 0;
+    m->stem.proj.packed = NULL;
+    for (int l = 0; m->lv && l < m->cfg.n_layers; l++) {
+        tfm_layer *w = &m->lv[l];
+        w->qkv.packed = w->q.packed = w->kv.packed = w->out.packed = w->fc1.packed = w->fc2.packed = NULL;
+    }
 }
 
 ti_err ti_tfm_create(ti_tfm **out, const ti_tfm_config *cfg)
@@ -135,11 +140,12 @@ ti_err ti_tfm_create(ti_tfm **out, const ti_tfm_config *cfg)
         return e;
     }
     m->params = ti_calloc_aligned(m->n_params, sizeof(float), TI_CACHELINE);
-    m->packs = calloc((size_t)cfg->n_layers, sizeof *m->packs);
-    if (!m->params || !m->packs) {
+    m->lv = calloc((size_t)cfg->n_layers, sizeof *m->lv);
+    if (!m->params || !m->lv) {
         ti_tfm_destroy(m);
         return ti_errorf(TI_ERR_NOMEM, "model create: %zu parameters", ti_tfm_config_n_params(cfg));
     }
+    tfm_bind(m, m->params, &m->stem, m->lv); /* params never move: the views hold */
     /* ALiBi slopes as the reference computes them for any H: 2^(-8 (h+1) / H) */
     if (cfg->kind == TI_TFM_RV_CAUSAL)
         for (int h = 0; h < cfg->n_heads; h++)
@@ -155,7 +161,7 @@ void ti_tfm_destroy(ti_tfm *m)
     ti_free_aligned(m->params);
     free(m->tensors);
     free(m->layer);
-    free(m->packs);
+    free(m->lv);
     free(m);
 }
 
@@ -279,51 +285,46 @@ void ti_tfm_init(ti_tfm *m, uint64_t seed)
 
 /* ---- packing -------------------------------------------------------------------------------- */
 
-/* Reserve a packed [N,K] slot; offsets stay 16-float (64-byte) aligned. */
-static size_t reserve(size_t *total, const ti_kernels *k, int N, int K)
+/* Reserve a packed copy of w; offsets stay 16-float (64-byte) aligned.  Pass 1 (buf NULL)
+ * only counts; pass 2 packs and points the view at its copy. */
+static void pack_one(float *buf, size_t *total, const ti_kernels *k, tfm_lin *w)
 {
-    size_t off = *total;
-    *total += (k->matmul_packed_floats(N, K) + 15) & ~(size_t)15;
-    return off;
+    const size_t off = *total;
+    *total += (k->matmul_packed_floats(w->n_out, w->n_in) + 15) & ~(size_t)15;
+    if (!buf) return;
+    k->matmul_pack(buf + off, w->w, w->n_out, w->n_in);
+    w->packed = buf + off;
+}
+
+/* Every matmul weight inference runs on (the head is one row: it stays plain). */
+static void pack_all(ti_tfm *m, float *buf, size_t *total)
+{
+    const ti_kernels *k = m->k;
+    const int L = m->cfg.n_layers, tiny = m->cfg.kind == TI_TFM_TINYRV;
+    pack_one(buf, total, k, &m->stem.proj);
+    for (int l = 0; l < L; l++) {
+        tfm_layer *w = &m->lv[l];
+        if (tiny && l == L - 1) { /* the CLS-only layer */
+            pack_one(buf, total, k, &w->q);
+            pack_one(buf, total, k, &w->kv);
+        } else {
+            pack_one(buf, total, k, &w->qkv);
+        }
+        pack_one(buf, total, k, &w->out);
+        pack_one(buf, total, k, &w->fc1);
+        pack_one(buf, total, k, &w->fc2);
+    }
 }
 
 ti_err ti_tfm_pack(ti_tfm *m)
 {
     drop_packs(m);
-    const ti_kernels *k = m->k;
-    const ti_tfm_config *c = &m->cfg;
-    const int C = c->d_model, D = c->d_ff, L = c->n_layers;
-    const int tiny = c->kind == TI_TFM_TINYRV;
     size_t total = 0;
-    m->proj_pack = reserve(&total, k, C, c->n_features);
-    for (int l = 0; l < L; l++) {
-        model_packs *pk = &m->packs[l];
-        if (tiny && l == L - 1) {
-            pk->q = reserve(&total, k, C, C);
-            pk->kv = reserve(&total, k, 2 * C, C);
-        } else {
-            pk->qkv = reserve(&total, k, 3 * C, C);
-        }
-        pk->out = reserve(&total, k, C, C);
-        pk->fc1 = reserve(&total, k, D, C);
-        pk->fc2 = reserve(&total, k, C, D);
-    }
+    pack_all(m, NULL, &total);
     float *buf = ti_malloc_aligned(total * sizeof(float), TI_CACHELINE);
     if (!buf) return ti_errorf(TI_ERR_NOMEM, "model pack: %zu floats", total);
-    k->matmul_pack(buf + m->proj_pack, mw(m, MW_PROJ_W), C, c->n_features);
-    for (int l = 0; l < L; l++) {
-        const model_packs *pk = &m->packs[l];
-        const float *wqkv = lw(m, l, LW_QKV_W);
-        if (tiny && l == L - 1) {
-            k->matmul_pack(buf + pk->q, wqkv, C, C);
-            k->matmul_pack(buf + pk->kv, wqkv + (size_t)C * C, 2 * C, C);
-        } else {
-            k->matmul_pack(buf + pk->qkv, wqkv, 3 * C, C);
-        }
-        k->matmul_pack(buf + pk->out, lw(m, l, LW_OUT_W), C, C);
-        k->matmul_pack(buf + pk->fc1, lw(m, l, LW_FC1_W), D, C);
-        k->matmul_pack(buf + pk->fc2, lw(m, l, LW_FC2_W), C, D);
-    }
+    total = 0;
+    pack_all(m, buf, &total);
     m->packed = buf;
     m->packed_floats = total;
     return TI_OK;
