@@ -8,7 +8,7 @@
 #include <string.h>
 
 #include "model/model_internal.h"
-#include "stream/stream_internal.h"
+#include "model/transformer/decode.h"
 #include "tickinfer/alloc.h"
 #include "tickinfer/kv.h"
 #include "tickinfer/onnx.h"
@@ -20,7 +20,7 @@ typedef struct tfm_state {
     ti_kv_seg *segs;
     ti_kvq_seg *qsegs;
     float *scratch;
-    stream_scratch sc;
+    tfm_decode_scratch sc;
 } tfm_state;
 
 static int tfm_probe(const char *path, const uint8_t *head, size_t n)
@@ -138,14 +138,14 @@ static ti_err tfm_state_create(void **out, const void *impl)
     ti_err e = ti_kv_cache_init_ex(&s->kv, TI_KV_RING, c->n_layers, c->d_model, c->context, &ko, NULL);
     if (!e) {
         s->segs = malloc((size_t)ti_kv_max_segments(&s->kv) * sizeof *s->segs);
-        s->scratch = ti_calloc_aligned(stream_scratch_floats(m), sizeof(float), TI_CACHELINE);
+        s->scratch = ti_calloc_aligned(tfm_decode_scratch_floats(m), sizeof(float), TI_CACHELINE);
         if (!s->segs || !s->scratch) e = ti_errorf(TI_ERR_NOMEM, "transformer state: out of memory");
     }
     if (e) {
         tfm_state_destroy(s);
         return e;
     }
-    stream_scratch_bind(&s->sc, m, s->scratch);
+    tfm_decode_scratch_bind(&s->sc, m, s->scratch);
     *out = s;
     return TI_OK;
 }
@@ -155,7 +155,7 @@ static void tfm_state_reset(void *st) { ti_kv_cache_reset(&((tfm_state *)st)->kv
 static ti_err tfm_state_step(const void *impl, void *st, float *y, const float *x)
 {
     tfm_state *s = st;
-    return stream_decode(impl, &s->kv, &s->sc, s->segs, s->qsegs, x, y);
+    return tfm_decode_step(impl, &s->kv, &s->sc, s->segs, s->qsegs, x, y);
 }
 
 static size_t tfm_state_bytes(const void *st) { return ti_kv_cache_bytes(&((const tfm_state *)st)->kv); }
