@@ -160,36 +160,26 @@ static ti_err tfm_state_step(const void *impl, void *st, float *y, const float *
 
 static size_t tfm_state_bytes(const void *st) { return ti_kv_cache_bytes(&((const tfm_state *)st)->kv); }
 
+/* What the owning and the borrowing tables share. */
+#define TFM_KIND_RUN_OPS                                                                               \
+    .ctx_create = tfm_ctx_create, .ctx_destroy = tfm_ctx_destroy, .forward = tfm_forward,             \
+    .state_create = tfm_state_create, .state_destroy = tfm_state_destroy, .state_reset = tfm_state_reset, \
+    .state_step = tfm_state_step, .state_bytes = tfm_state_bytes
+
 const ti_model_kind_ops ti_kind_transformer = {
     .name = "transformer",
     .probe = tfm_probe,
     .load = tfm_load,
     .destroy = tfm_destroy,
-    .ctx_create = tfm_ctx_create,
-    .ctx_destroy = tfm_ctx_destroy,
-    .forward = tfm_forward,
-    .state_create = tfm_state_create,
-    .state_destroy = tfm_state_destroy,
-    .state_reset = tfm_state_reset,
-    .state_step = tfm_state_step,
-    .state_bytes = tfm_state_bytes,
+    TFM_KIND_RUN_OPS,
 };
 
 /* The same kind for a transformer the caller keeps owning (a model being trained). */
 static void tfm_borrowed_destroy(void *impl) {}
 static const ti_model_kind_ops kind_borrowed = {
     .name = "transformer",
-    .probe = NULL,
-    .load = NULL,
     .destroy = tfm_borrowed_destroy,
-    .ctx_create = tfm_ctx_create,
-    .ctx_destroy = tfm_ctx_destroy,
-    .forward = tfm_forward,
-    .state_create = tfm_state_create,
-    .state_destroy = tfm_state_destroy,
-    .state_reset = tfm_state_reset,
-    .state_step = tfm_state_step,
-    .state_bytes = tfm_state_bytes,
+    TFM_KIND_RUN_OPS,
 };
 
 const ti_tfm *ti_tfm_of_model(const ti_model *m)
