@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "tickinfer/model.h"
 #include "tickinfer/transformer.h"
 #include "tickinfer/onnx.h"
 #include "tickinfer/safetensors.h"
@@ -65,11 +66,18 @@ int cmd_export(int argc, char **argv)
         return 2;
     }
     const char *in = argv[optind];
-    ti_tfm *m = NULL;
-    ti_ckpt_meta meta;
-    memset(&meta, 0, sizeof meta);
-    ti_err e = ti_tfm_load(&m, &meta, in, &(ti_tfm_load_opts){.no_pack = 1});
+    /* any model file opens; ONNX graphs are written for the transformer kind */
+    ti_model *gm = NULL;
+    ti_err e = ti_model_open(&gm, in, NULL);
     if (e) return cli_fail("export", e);
+    const ti_tfm *m = ti_tfm_of_model(gm);
+    if (!m) {
+        e = ti_errorf(TI_ERR_UNSUPPORTED, "export: %s is a %s model; ONNX export writes transformer graphs", in,
+                      ti_model_get_info(gm)->kind);
+        ti_model_free(gm);
+        return cli_fail("export", e);
+    }
+    const ti_model_norm *meta = ti_model_get_norm(gm);
     /* carry the checkpoint's own metadata (rv_scale, step, ...) when it is safetensors */
     const char *keys[MAX_EXTRA], *vals[MAX_EXTRA];
     size_t n_extra = 0;
@@ -82,10 +90,10 @@ int cmd_export(int argc, char **argv)
         }
     }
     ti_error_clear();
-    ti_ckpt_data data = {.n_features = meta.n_features,
-                         .feature_names = (const char *const *)meta.feature_names,
-                         .mean = meta.mean,
-                         .std = meta.std,
+    ti_ckpt_data data = {.n_features = meta->n_features,
+                         .feature_names = (const char *const *)meta->feature_names,
+                         .mean = meta->mean,
+                         .std = meta->std,
                          .n_extra = n_extra,
                          .extra_keys = keys,
                          .extra_values = vals};
@@ -96,7 +104,6 @@ int cmd_export(int argc, char **argv)
                eo.graph == TI_ONNX_DECODE ? "decode" : "full", ti_tfm_n_params(m));
     }
     if (st) ti_safetensors_close(st);
-    ti_ckpt_meta_free(&meta);
-    ti_tfm_destroy(m);
+    ti_model_free(gm);
     return e ? cli_fail("export", e) : 0;
 }

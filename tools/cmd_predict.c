@@ -93,7 +93,7 @@ int cmd_predict(int argc, char **argv)
     ti_npy_view v;
     ti_err e = ti_model_open(&m, model, NULL);
     if (!e) e = ti_read_file(in, PREDICT_MAX_INPUT, &buf, &len);
-    if (!e) e = ti_npy_parse(&v, buf, len);
+    if (!e && (e = ti_npy_parse(&v, buf, len)) != TI_OK) e = ti_error_wrap(e, "predict: %s", in);
     const ti_model_info *mi = m ? ti_model_get_info(m) : NULL;
     int64_t B = 0, T = 0, F = 0;
     if (!e) {

@@ -8,7 +8,9 @@
 #include "harness.h"
 #include "model/ensemble/ensemble.h"
 #include "model/linear/linear.h"
+#include "tickinfer/fileio.h"
 #include "tickinfer/model.h"
+#include "tickinfer/npy.h"
 #include "tickinfer/transformer.h"
 
 #define RV_PATH "models/rv_causal_optiver.safetensors"
@@ -286,6 +288,85 @@ TI_TEST(bad_files_are_named)
     }
 }
 
+/* The CLI next to this test's build folder (build/<kind>/tickinfer). */
+static int find_cli(char *out, size_t cap)
+{
+    char self[1024];
+    ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
+    if (n <= 0) return -1;
+    self[n] = '\0';
+    char *p = strstr(self, "/tests/model/");
+    if (!p) return -1;
+    *p = '\0';
+    if ((size_t)snprintf(out, cap, "%s/tickinfer", self) >= cap) return -1;
+    return access(out, X_OK);
+}
+
+static int write_npy(const char *path, const float *x, int ndim, const int64_t *shape, size_t n)
+{
+    char hdr[256];
+    size_t hl = 0;
+    if (ti_npy_header_f32(hdr, sizeof hdr, &hl, ndim, shape) != TI_OK) return -1;
+    FILE *f = fopen(path, "wb");
+    if (!f) return -1;
+    int ok = fwrite(hdr, 1, hl, f) == hl && fwrite(x, sizeof(float), n, f) == n;
+    return fclose(f) == 0 && ok ? 0 : -1;
+}
+
+/* `tickinfer predict` on raw NPY windows equals the in-process model with its own
+ * normalisation (the ensemble and the transformer), and a bad input is named. */
+TI_TEST(predict_cli_matches_in_process)
+{
+    char cli[1100];
+    if (find_cli(cli, sizeof cli) != 0) {
+        TI_FAILF("no tickinfer CLI next to this test (build it: make all)");
+        return;
+    }
+    enum { B = 4, T = 25, F = 12 };
+    static float x[B * T * F], xn[B * T * F], y[B * T];
+    fill(x, sizeof x / sizeof x[0], 9);
+    const int64_t shape[3] = {B, T, F};
+    const char *in = tmp_path("x.npy"), *out = tmp_path("y.npy");
+    TI_CHECK(write_npy(in, x, 3, shape, sizeof x / sizeof x[0]) == 0);
+    const char *models[2] = {RV_PATH, "models/rv_ensemble.json"};
+    for (int k = 0; k < 2; k++) {
+        char cmd[4096];
+        snprintf(cmd, sizeof cmd, "'%s' predict --model %s --input %s --output %s --last -q 2>&1", cli, models[k], in, out);
+        TI_CHECK_MSG(system(cmd) == 0, "%s failed", cmd);
+        char *buf = NULL;
+        size_t len = 0;
+        ti_npy_view v;
+        TI_CHECK_OK(ti_read_file(out, 1 << 20, &buf, &len));
+        TI_CHECK_OK(ti_npy_parse(&v, buf, len));
+        TI_CHECK(v.ndim == 1 && v.shape[0] == B);
+        float got[B];
+        if (v.ndim == 1 && v.shape[0] == B) TI_CHECK_OK(ti_npy_to_f32(got, &v));
+        free(buf);
+        ti_model *m = NULL;
+        ti_ctx *c = NULL;
+        TI_CHECK_OK(ti_model_open(&m, models[k], NULL));
+        if (!m) continue;
+        TI_CHECK_OK(ti_ctx_create(&c, m, B));
+        memcpy(xn, x, sizeof x);
+        ti_model_normalise(m, xn, (size_t)B * T);
+        TI_CHECK_OK(ti_ctx_forward(c, y, xn, B, T, NULL));
+        const int per_step = ti_model_get_info(m)->per_step;
+        for (int b = 0; b < B; b++) {
+            const float want = per_step ? y[b * T + T - 1] : y[b];
+            TI_CHECK_MSG(got[b] == want, "%s row %d: CLI %g, in-process %g", models[k], b, got[b], want);
+        }
+        ti_ctx_destroy(c);
+        ti_model_free(m);
+    }
+    char cmd[4096];
+    snprintf(cmd, sizeof cmd, "'%s' predict --model %s --input %s --output %s 2>&1", cli, RV_PATH, RV_PATH, out);
+    FILE *p = popen(cmd, "r");
+    char msg[512] = "";
+    size_t n = p ? fread(msg, 1, sizeof msg - 1, p) : 0;
+    msg[n] = '\0';
+    TI_CHECK(p && pclose(p) != 0 && strstr(msg, "predict: " RV_PATH ": npy") != NULL);
+}
+
 int main(void)
 {
     snprintf(g_dir, sizeof g_dir, "/tmp/ti_test_model_iface_%d", (int)getpid());
@@ -295,6 +376,7 @@ int main(void)
     TI_RUN(linear_kind_round_trips_and_predicts);
     TI_RUN(ensemble_equals_members_combined);
     TI_RUN(bad_files_are_named);
+    TI_RUN(predict_cli_matches_in_process);
     char cmd[256];
     snprintf(cmd, sizeof cmd, "rm -rf %s", g_dir);
     if (system(cmd) != 0) fprintf(stderr, "could not remove %s\n", g_dir);
