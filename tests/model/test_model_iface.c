@@ -274,6 +274,9 @@ TI_TEST(bad_files_are_named)
          "{\"name\": \"a\", \"path\": \"m_har.safetensors\"}], \"combiner\": {\"type\": \"linear\"}}",
          "member name 'a' used twice"},
         {"{\"kind\": \"ensemble\", \"members\": [", "line 1"},
+        {"{\"kind\": \"ensemble\", \"members\": [{\"name\": \"me\", \"path\": \"bad_ens.json\"}], "
+         "\"combiner\": {\"type\": \"linear\"}}",
+         "nested deeper than 4"},
     };
     ti_linear lm;
     har_like(&lm, 300);

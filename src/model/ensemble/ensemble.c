@@ -222,8 +222,16 @@ static ti_err ens_build(ti_ensemble *e, json_t *root, const char *path, const ti
     return TI_OK;
 }
 
+/* Ensembles may nest (a member may be an ensemble) but not without end: a file that names
+ * itself, directly or through others, stops here instead of exhausting the stack. */
+#define ENS_MAX_NESTING 4
+static _Thread_local int ens_depth;
+
 static ti_err ens_load(void **impl, ti_model_info *mi, ti_model_norm *norm, const char *path, const ti_model_opts *o)
 {
+    if (ens_depth >= ENS_MAX_NESTING)
+        return ti_errorf(TI_ERR_LIMIT, "ensemble %s: ensembles nested deeper than %d (does a member name the file itself?)",
+                         path, ENS_MAX_NESTING);
     json_error_t je;
     json_t *root = json_load_file(path, 0, &je);
     if (!root) return ti_errorf(TI_ERR_FORMAT, "ensemble %s: line %d: %s", path, je.line, je.text);
@@ -232,7 +240,11 @@ static ti_err ens_load(void **impl, ti_model_info *mi, ti_model_norm *norm, cons
     const char *kind = json_string_value(json_object_get(root, "kind"));
     if (!err && (!kind || strcmp(kind, "ensemble") != 0))
         err = ti_errorf(TI_ERR_FORMAT, "ensemble %s: \"kind\" must be \"ensemble\"", path);
-    if (!err) err = ens_build(e, root, path, o);
+    if (!err) {
+        ens_depth++;
+        err = ens_build(e, root, path, o);
+        ens_depth--;
+    }
     if (!err) {
         json_t *rs = json_object_get(root, "rv_scale");
         norm->rv_scale = rs ? (float)json_number_value(rs) : 1.0f;
