@@ -16,9 +16,17 @@
 #include "tickinfer/ingest.h"
 #include "tickinfer/kv.h"
 #include "tickinfer/kvquant.h"
+#include "tickinfer/model.h"
 #include "tickinfer/transformer.h"
 #include "tickinfer/safetensors.h"
 #include "tickinfer/stream.h"
+
+/* The transformer behind a model whose kind steps a KV cache (the trade stream engine's
+ * model), else NULL. */
+static const ti_tfm *stream_model(const ti_model *gm)
+{
+    return ti_model_get_info(gm)->native_step ? ti_tfm_of_model(gm) : NULL;
+}
 
 #define STATS_MAX_SYMBOLS 1000000
 
@@ -180,15 +188,17 @@ static int cmd_stream_stats(int argc, char **argv)
         if (derr) return cli_fail("stream stats", derr);
         dt_lo = dt_hi = (int)dt;
     }
-    ti_tfm *m;
-    ti_err err = ti_tfm_load(&m, NULL, model_path, NULL);
+    ti_model *gm = NULL;
+    ti_err err = ti_model_open(&gm, model_path, NULL);
     if (err) return cli_fail("stream stats", err);
-    const ti_tfm_config *c = ti_tfm_get_config(m);
-    if (c->kind != TI_TFM_RV_CAUSAL) {
-        ti_tfm_destroy(m);
-        return cli_fail("stream stats", ti_errorf(TI_ERR_UNSUPPORTED, "stream stats: %s is not an rv_causal model "
-                                                                      "(only causal models stream)", model_path));
+    const ti_tfm *m = stream_model(gm);
+    if (!m) {
+        err = ti_errorf(TI_ERR_UNSUPPORTED, "stream stats: %s is a %s model; only models with a KV-cache step "
+                                            "stream (rv_causal)", model_path, ti_model_get_info(gm)->arch);
+        ti_model_free(gm);
+        return cli_fail("stream stats", err);
     }
+    const ti_tfm_config *c = ti_tfm_get_config(m);
     if (W == 0) W = c->context;
     if (fill < 0) fill = W;
     printf("model %s: rv_causal d%d, %d heads, %d layers, context %d\n", model_path, c->d_model, c->n_heads,
@@ -204,7 +214,7 @@ static int cmd_stream_stats(int argc, char **argv)
         size_t state = 0;
         if ((err = measure_kv(&r, c, (ti_kv_layout)l, dt, W, K, N, fill, bs)) ||
             (err = measure_state(&state, m, (ti_kv_layout)l, dt, W, K, N))) {
-            ti_tfm_destroy(m);
+            ti_model_free(gm);
             return cli_fail("stream stats", err);
         }
         char b_kv[32], b_st[32], b_ps[32], b_tot[32], b_res[32], blk[40];
@@ -223,7 +233,7 @@ static int cmd_stream_stats(int argc, char **argv)
            "scratch + feature state; reserved: ring = total, paged = blocks obtained from the system\n"
            "(+ sink rows); "
            "util = window positions held / window position slots allocated.\n");
-    ti_tfm_destroy(m);
+    ti_model_free(gm);
     return 0;
 }
 
@@ -244,20 +254,6 @@ static void replay_usage(void)
            "forecast: symbol,time_id,second,y_log,rv.\n");
 }
 
-static float ckpt_rv_scale(const char *path)
-{
-    ti_safetensors *st;
-    float scale = 1.0f;
-    if (ti_safetensors_open(&st, path)) return scale; /* .pt or no metadata: RV in log units only */
-    const char *v = ti_safetensors_meta(st, "rv_scale");
-    if (v) {
-        char *end;
-        const double d = strtod(v, &end);
-        if (end != v && d > 0 && d < 1e30) scale = (float)d;
-    }
-    ti_safetensors_close(st);
-    return scale;
-}
 
 static int cmd_stream_replay(int argc, char **argv)
 {
@@ -297,7 +293,8 @@ static int cmd_stream_replay(int argc, char **argv)
         return 2;
     }
     ti_ckpt_meta meta;
-    ti_tfm *m = NULL;
+    ti_model *gm = NULL;
+    const ti_tfm *m = NULL;
     ti_source *src = NULL;
     ti_stream_engine *e = NULL;
     ti_symbol_data *sd = NULL;
@@ -306,8 +303,16 @@ static int cmd_stream_replay(int argc, char **argv)
     FILE *csv = NULL;
     ti_hist h = {0};
     int n_loaded = 0, rc = 1;
-    ti_err err = ti_tfm_load(&m, &meta, model_path, NULL);
+    ti_err err = ti_model_open(&gm, model_path, NULL);
     if (err) return cli_fail("stream replay", err);
+    if (!(m = stream_model(gm))) {
+        err = ti_errorf(TI_ERR_UNSUPPORTED, "stream replay: %s is a %s model; only models with a KV-cache step "
+                                            "stream trades (rv_causal)", model_path, ti_model_get_info(gm)->arch);
+        goto done;
+    }
+    const ti_model_norm *norm = ti_model_get_norm(gm);
+    meta = (ti_ckpt_meta){.n_features = norm->n_features, .feature_names = norm->feature_names,
+                          .mean = norm->mean, .std = norm->std}; /* a view: the model owns the arrays */
     if ((err = ti_source_open_optiver(&src, src_path))) goto done;
     if (src->has_book != 0 || meta.n_features != ti_features_count(0)) {
         err = ti_errorf(TI_ERR_UNSUPPORTED, "stream replay: %s takes %d features; the stream computes the %d trade "
@@ -315,7 +320,7 @@ static int cmd_stream_replay(int argc, char **argv)
         goto done;
     }
     if ((size_t)n_sym > src->n_symbols) n_sym = (int)src->n_symbols;
-    if ((err = ti_stream_engine_create(&e, m, &meta, ckpt_rv_scale(model_path),
+    if ((err = ti_stream_engine_create(&e, m, &meta, norm->rv_scale,
                                        &(ti_stream_opts){.window = W, .layout = layout, .max_streams = n_sym,
                                                          .sinks = K, .kv_dtype = dt})))
         goto done;
@@ -394,8 +399,7 @@ done:
     for (int i = 0; i < n_loaded && sd; i++) ti_symbol_data_free(&sd[i]);
     free(sd), free(s), free(cur);
     ti_source_close(src);
-    ti_tfm_destroy(m);
-    ti_ckpt_meta_free(&meta);
+    ti_model_free(gm);
     return rc;
 }
 
