@@ -219,6 +219,15 @@ TI_TEST(ensemble_equals_members_combined)
     TI_CHECK_OK(ti_ctx_forward(c, y, x, B, T, NULL));
     TI_CHECK_OK(ti_ctx_forward(cc, yc, xn, B, T, NULL));
     TI_CHECK_OK(ti_ctx_forward(ch, yh, x, B, T, NULL));
+    /* steps at once on a pool: the same answer, bit for bit */
+    ti_pool *pool = NULL;
+    float y2[B];
+    TI_CHECK_OK(ti_pool_create(&pool, 2));
+    TI_CHECK_OK(ti_ctx_forward(c, y2, x, B, T, pool));
+    TI_CHECK(memcmp(y, y2, sizeof y) == 0);
+    uint64_t cnt = 0, ns = 0;
+    TI_CHECK(ti_model_member_stats(e, 0, NULL, &cnt, &ns) != NULL && cnt == 2 && ns > 0);
+    ti_pool_destroy(pool);
     const double lc = log(ti_model_get_norm(mc)->rv_scale), lh = log(0.8);
     for (int b = 0; b < B; b++) {
         double want = (3 * (yc[b * T + T - 1] + lc) + 1 * (yh[b] + lh)) / 4;

@@ -18,6 +18,7 @@
 #include <jansson.h>
 #include <math.h>
 #include <stdatomic.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,6 +26,7 @@
 #include "model/model_internal.h"
 #include "tickinfer/alloc.h"
 #include "tickinfer/clock.h"
+#include "tickinfer/threadpool.h"
 
 typedef struct ens_member {
     char name[TI_IO_MAX_NAME];
@@ -45,10 +47,13 @@ struct ti_ensemble {
 
 typedef struct ens_ctx {
     const ti_ensemble *e;
+    int max_batch;
     ti_ctx *ctx[TI_ENS_MAX_MEMBERS];
-    float *xm;                       /* [max_batch, context, F] */
-    float *ym;                       /* [max_batch, context] */
+    float *xm;                       /* [n][max_batch, context, F]: each step's window */
+    float *ym;                       /* [n][max_batch, context] */
     float *z;                        /* [max_batch, n] */
+    ti_err err[TI_ENS_MAX_MEMBERS];  /* steps run at once report here */
+    char msg[TI_ENS_MAX_MEMBERS][256];
 } ens_ctx;
 
 static const char *const combiner_names[TI_ENS__COUNT] = {"weighted_average", "linear", "concat"};
@@ -283,7 +288,8 @@ static ti_err ens_ctx_create(void **out, const void *impl, int max_batch)
     ens_ctx *c = calloc(1, sizeof *c);
     if (!c) return ti_errorf(TI_ERR_NOMEM, "ensemble: out of memory");
     c->e = e;
-    const size_t rows = (size_t)max_batch * (size_t)e->context;
+    c->max_batch = max_batch;
+    const size_t rows = (size_t)max_batch * (size_t)e->context * (size_t)e->n;
     c->xm = ti_calloc_aligned(rows * (size_t)e->F, sizeof(float), 64);
     c->ym = ti_calloc_aligned(rows, sizeof(float), 64);
     c->z = ti_calloc_aligned((size_t)max_batch * (size_t)e->n, sizeof(float), 64);
@@ -297,31 +303,68 @@ static ti_err ens_ctx_create(void **out, const void *impl, int max_batch)
     return TI_OK;
 }
 
-/* x [B,T,F] raw -> y [B] (or [B,n] concat).  Each member: trailing rows, its own norm. */
+/* One step: member i on the trailing rows of x, its own normalisation, into column
+ * combine_slot of z.  Each step has its own buffers, so steps may run at once. */
+static ti_err run_step(const ti_ensemble *e, ens_ctx *c, int i, const float *x, int B, int T, ti_pool *pool)
+{
+    const ens_member *m = &e->mem[i];
+    const ti_model_info *mi = ti_model_get_info(m->m);
+    const int F = e->F, n = e->n, Tm = T < mi->context ? T : mi->context;
+    const size_t rows = (size_t)c->max_batch * (size_t)e->context;
+    float *xm = c->xm + (size_t)i * rows * (size_t)F, *ym = c->ym + (size_t)i * rows;
+    const uint64_t t0 = ti_now_ns();
+    for (int b = 0; b < B; b++)
+        memcpy(xm + (size_t)b * (size_t)Tm * (size_t)F, x + ((size_t)b * (size_t)T + (size_t)(T - Tm)) * (size_t)F,
+               sizeof(float) * (size_t)Tm * (size_t)F);
+    ti_model_normalise(m->m, xm, (size_t)B * (size_t)Tm);
+    ti_err err = ti_ctx_forward(c->ctx[i], ym, xm, B, Tm, pool);
+    if (err) return ti_error_wrap(err, "ensemble step '%s'", m->name);
+    for (int b = 0; b < B; b++)
+        c->z[(size_t)b * (size_t)n + (size_t)m->combine_slot] =
+            (mi->per_step ? ym[(size_t)b * (size_t)Tm + (size_t)(Tm - 1)] : ym[b]) + m->log_scale;
+    ens_member *mm = (ens_member *)(uintptr_t)m; /* statistics only */
+    atomic_fetch_add(&mm->count, 1);
+    atomic_fetch_add(&mm->ns, ti_now_ns() - t0);
+    return TI_OK;
+}
+
+typedef struct step_job {
+    const ti_ensemble *e;
+    ens_ctx *c;
+    const float *x;
+    int B, T;
+} step_job;
+
+static void step_task(void *ctx, size_t begin, size_t end, int worker)
+{
+    step_job *j = ctx;
+    for (size_t i = begin; i < end; i++) {
+        j->c->err[i] = run_step(j->e, j->c, (int)i, j->x, j->B, j->T, NULL);
+        if (j->c->err[i]) snprintf(j->c->msg[i], sizeof j->c->msg[i], "%s", ti_errmsg()); /* messages are per thread */
+    }
+}
+
+/* x [B,T,F] raw -> y [B] (or [B,n] concat).  With a pool of two or more threads the
+ * steps (independent: each reads x only) run at once, one thread each; alone, a step
+ * gets the whole pool.  The answer is the same either way (a forward does not depend on
+ * its pool). */
 static ti_err ens_forward(const void *impl, void *ctx, ti_tensor *out, int n_out, const ti_tensor *in, int n_in,
                           ti_pool *pool)
 {
     const ti_ensemble *e = impl;
     ens_ctx *c = ctx;
-    const int B = (int)in[0].shape[0], T = (int)in[0].shape[1], F = e->F, n = e->n;
+    const int B = (int)in[0].shape[0], T = (int)in[0].shape[1];
     const float *x = in[0].data;
-    for (int i = 0; i < n; i++) {
-        const ens_member *m = &e->mem[i];
-        const ti_model_info *mi = ti_model_get_info(m->m);
-        const int Tm = T < mi->context ? T : mi->context;
-        const uint64_t t0 = ti_now_ns();
-        for (int b = 0; b < B; b++)
-            memcpy(c->xm + (size_t)b * (size_t)Tm * (size_t)F, x + ((size_t)b * (size_t)T + (size_t)(T - Tm)) * (size_t)F,
-                   sizeof(float) * (size_t)Tm * (size_t)F);
-        ti_model_normalise(m->m, c->xm, (size_t)B * (size_t)Tm);
-        ti_err err = ti_ctx_forward(c->ctx[i], c->ym, c->xm, B, Tm, pool);
-        if (err) return ti_error_wrap(err, "ensemble step '%s'", m->name);
-        for (int b = 0; b < B; b++)
-            c->z[(size_t)b * (size_t)n + (size_t)m->combine_slot] =
-                (mi->per_step ? c->ym[(size_t)b * (size_t)Tm + (size_t)(Tm - 1)] : c->ym[b]) + m->log_scale;
-        ens_member *mm = (ens_member *)(uintptr_t)m; /* statistics only */
-        atomic_fetch_add(&mm->count, 1);
-        atomic_fetch_add(&mm->ns, ti_now_ns() - t0);
+    if (pool && ti_pool_size(pool) > 1 && e->n > 1) {
+        step_job j = {e, c, x, B, T};
+        ti_pool_parallel_for(pool, (size_t)e->n, 1, step_task, &j);
+        for (int i = 0; i < e->n; i++)
+            if (c->err[i]) return ti_errorf(c->err[i], "%s", c->msg[i]);
+    } else {
+        for (int i = 0; i < e->n; i++) {
+            ti_err err = run_step(e, c, i, x, B, T, pool);
+            if (err) return err;
+        }
     }
     ti_ensemble_combine(e, out[0].data, c->z, B);
     return TI_OK;
