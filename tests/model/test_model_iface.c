@@ -5,6 +5,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "cli_path.h"
 #include "harness.h"
 #include "model/ensemble/ensemble.h"
 #include "model/linear/linear.h"
@@ -300,19 +301,6 @@ TI_TEST(bad_files_are_named)
     }
 }
 
-/* The CLI next to this test's build folder (build/<kind>/tickinfer). */
-static int find_cli(char *out, size_t cap)
-{
-    char self[1024];
-    ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
-    if (n <= 0) return -1;
-    self[n] = '\0';
-    char *p = strstr(self, "/tests/model/");
-    if (!p) return -1;
-    *p = '\0';
-    if ((size_t)snprintf(out, cap, "%s/tickinfer", self) >= cap) return -1;
-    return access(out, X_OK);
-}
 
 static int write_npy(const char *path, const float *x, int ndim, const int64_t *shape, size_t n)
 {
@@ -330,7 +318,7 @@ static int write_npy(const char *path, const float *x, int ndim, const int64_t *
 TI_TEST(predict_cli_matches_in_process)
 {
     char cli[1100];
-    if (find_cli(cli, sizeof cli) != 0) {
+    if (ti_test_find_cli(cli, sizeof cli) != 0) {
         TI_FAILF("no tickinfer CLI next to this test (build it: make all)");
         return;
     }

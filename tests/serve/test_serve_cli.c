@@ -7,24 +7,14 @@
 #include <signal.h>
 #include <sys/wait.h>
 
+#include "cli_path.h"
 #include "harness.h"
 #include "http_client.h"
 #include "tickinfer/clock.h"
 
 static char g_cli[PATH_MAX];
 
-static int find_cli(void)
-{
-    char self[PATH_MAX - 16]; /* room for "/tickinfer" in g_cli */
-    ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
-    if (n <= 0) return -1;
-    self[n] = '\0';
-    char *p = strstr(self, "/tests/serve/");
-    if (!p) return -1;
-    *p = '\0';
-    snprintf(g_cli, sizeof g_cli, "%s/tickinfer", self);
-    return access(g_cli, X_OK);
-}
+static int find_cli(void) { return ti_test_find_cli(g_cli, sizeof g_cli); }
 
 typedef struct slow_req {
     int port, status;

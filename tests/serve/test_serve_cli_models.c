@@ -6,6 +6,7 @@
 #include <signal.h>
 #include <sys/wait.h>
 
+#include "cli_path.h"
 #include "harness.h"
 #include "http_client.h"
 #include "serve/serve_internal.h"
@@ -18,18 +19,7 @@
 static char g_cli[PATH_MAX];
 static char g_dir[] = "/tmp/ti_serve_models_XXXXXX";
 
-static int find_cli(void)
-{
-    char self[PATH_MAX - 16];
-    ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
-    if (n <= 0) return -1;
-    self[n] = '\0';
-    char *p = strstr(self, "/tests/serve/");
-    if (!p) return -1;
-    *p = '\0';
-    snprintf(g_cli, sizeof g_cli, "%s/tickinfer", self);
-    return access(g_cli, X_OK);
-}
+static int find_cli(void) { return ti_test_find_cli(g_cli, sizeof g_cli); }
 
 static int status_of(int port, const char *method, const char *path)
 {
@@ -68,7 +58,10 @@ static int infer(int port, const char *name, const float *x, int B, int T, int F
 
 TI_TEST(serve_two_files_under_two_names_beside_the_config)
 {
-    if (find_cli() != 0) TI_SKIP("tickinfer CLI not built next to the tests");
+    if (find_cli() != 0) {
+        TI_FAILF("tickinfer CLI not built next to the tests (make all)");
+        return;
+    }
     char cfg[300];
     snprintf(cfg, sizeof cfg, "%s/serve.json", g_dir);
     const char *text = "{\"models\": [{\"name\": \"cfg\", \"path\": \"" RV_PATH "\"}], \"server\": {\"http_threads\": 1}}";
