@@ -33,7 +33,7 @@ $TI stream replay --model models/rv_causal_optiver.safetensors --source data/opt
 $TI stream stats --model models/rv_causal_optiver.safetensors --symbols 1000
 echo
 echo "== 8. Serving: Open Inference Protocol v2 + /predict + stream ticks on an ephemeral port =="
-$TI serve --port 0 --model rv=models/rv_causal_optiver.safetensors >"$OUT/serve.log" 2>&1 &
+$TI serve --port 0 --model models/rv_causal_optiver.safetensors:rv --model models/rv_ensemble.json:ens >"$OUT/serve.log" 2>&1 &
 SERVE_PID=$!
 for _ in $(seq 100); do grep -q listening "$OUT/serve.log" && break; sleep 0.1; done
 URL=$(sed -n 's/.*listening on \(http:[^ ]*\).*/\1/p' "$OUT/serve.log")
@@ -44,6 +44,9 @@ echo "POST /v2/models/rv/infer"; curl -s -XPOST "$URL/v2/models/rv/infer" \
      -d "{\"inputs\":[{\"name\":\"x\",\"shape\":[1,2,12],\"datatype\":\"FP32\",\"data\":[$X]}]}"; echo
 echo "POST /v1/streams/AAPL/ticks (same y_log as the last /predict step)"; curl -s -XPOST "$URL/v1/streams/AAPL/ticks" -d "{\"features\": $X}"; echo
 echo "bad input:"; curl -s -XPOST "$URL/predict" -d '{"x": [[1,2,3]]}'; echo
+echo "POST /predict?model=ens (the ensemble: causal transformer + HAR-style linear, stacked; docs/ensembles.md)"
+curl -s -XPOST "$URL/predict?model=ens" -d "{\"x\": [$X]}"; echo
+echo "GET /v2/models/ens/stats (per-step counts and time)"; curl -s "$URL/v2/models/ens/stats" | grep -o '"steps":.*'; echo
 curl -s "$URL/metrics" | grep -E '^tickinfer_(requests_total|models_loaded)' | head -5
 kill -TERM "$SERVE_PID"; wait "$SERVE_PID" || true
 echo
