@@ -310,9 +310,7 @@ static int cmd_stream_replay(int argc, char **argv)
                                             "stream trades (rv_causal)", model_path, ti_model_get_info(gm)->arch);
         goto done;
     }
-    const ti_model_norm *norm = ti_model_get_norm(gm);
-    meta = (ti_ckpt_meta){.n_features = norm->n_features, .feature_names = norm->feature_names,
-                          .mean = norm->mean, .std = norm->std}; /* a view: the model owns the arrays */
+    meta = (ti_ckpt_meta){.n_features = ti_model_get_norm(gm)->n_features};
     if ((err = ti_source_open_optiver(&src, src_path))) goto done;
     if (src->has_book != 0 || meta.n_features != ti_features_count(0)) {
         err = ti_errorf(TI_ERR_UNSUPPORTED, "stream replay: %s takes %d features; the stream computes the %d trade "
@@ -320,7 +318,7 @@ static int cmd_stream_replay(int argc, char **argv)
         goto done;
     }
     if ((size_t)n_sym > src->n_symbols) n_sym = (int)src->n_symbols;
-    if ((err = ti_stream_engine_create(&e, m, &meta, norm->rv_scale,
+    if ((err = ti_stream_engine_create_for(&e, gm,
                                        &(ti_stream_opts){.window = W, .layout = layout, .max_streams = n_sym,
                                                          .sinks = K, .kv_dtype = dt})))
         goto done;

@@ -60,6 +60,11 @@ typedef struct ti_forecast {
  * rv_scale (<= 0: 1). */
 ti_err ti_stream_engine_create(ti_stream_engine **out, const ti_tfm *model, const ti_ckpt_meta *meta,
                                float rv_scale, const ti_stream_opts *opts);
+/* The same from a generic model (include/tickinfer/model.h): its transformer, its own
+ * normalisation and rv_scale.  TI_ERR_UNSUPPORTED, naming the kind, for a model whose kind
+ * has no KV-cache step (stream its feature rows through ti_state instead). */
+struct ti_model;
+ti_err ti_stream_engine_create_for(ti_stream_engine **out, const struct ti_model *m, const ti_stream_opts *opts);
 /* All streams must be closed first (else TI_ERR_STATE... the engine closes them). */
 void ti_stream_engine_destroy(ti_stream_engine *e);
 const ti_stream_opts *ti_stream_engine_opts(const ti_stream_engine *e);

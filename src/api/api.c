@@ -336,14 +336,10 @@ ti_err ti_engine_create(ti_engine **out, const ti_model *m, const ti_engine_opts
     while (e->cap < 2 * (size_t)o.max_streams) e->cap <<= 1;
     err = (e->tab = calloc(e->cap, sizeof *e->tab)) ? TI_OK : ti_errorf(TI_ERR_NOMEM, "ti_engine_create: out of memory");
     if (!err && causal) {
-        const ti_model_norm *n = ti_model_get_norm(m);
-        ti_ckpt_meta meta;
-        memset(&meta, 0, sizeof meta);
-        if (ti_model_has_norm(m)) meta.n_features = n->n_features, meta.mean = n->mean, meta.std = n->std;
-        err = ti_stream_engine_create(&e->se, ti_model_impl(m), &meta, e->rv_scale,
-                                      &(ti_stream_opts){.window = o.window, .layout = layout,
-                                                        .max_streams = o.max_streams, .sinks = o.sinks,
-                                                        .kv_dtype = dt});
+        err = ti_stream_engine_create_for(&e->se, m,
+                                          &(ti_stream_opts){.window = o.window, .layout = layout,
+                                                            .max_streams = o.max_streams, .sinks = o.sinks,
+                                                            .kv_dtype = dt});
         if (err) ti_error_wrap(err, "ti_engine_create %s: ", ti_model_path(m));
     }
     if (err) {

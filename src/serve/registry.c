@@ -36,15 +36,9 @@ ti_err sv_entry_load(sv_model_entry **out, const char *name, const char *path, i
     e->normalise = ti_model_has_norm(e->model);
     e->rv_scale = e->norm->rv_scale > 0 && e->norm->rv_scale < 1e6f ? e->norm->rv_scale : 1.0f;
     err = sv_dynbatch_create(&e->batcher, e->model, bo);
-    /* Models whose kind streams raw trades (the causal transformer) get /v1/streams. */
-    const ti_tfm *stream_model = ti_tfm_of_model(e->model);
-    if (!err && stream_model && e->per_step) {
-        const ti_ckpt_meta view = {.n_features = e->norm->n_features,
-                                   .feature_names = e->norm->feature_names,
-                                   .mean = e->norm->mean,
-                                   .std = e->norm->std};
-        err = sv_serve_streams_create(&e->streams, stream_model, &view, e->rv_scale, stream_kv);
-    }
+    /* Models whose kind steps a KV cache (the causal transformer) get /v1/streams. */
+    if (!err && e->info->native_step && ti_tfm_of_model(e->model))
+        err = sv_serve_streams_create(&e->streams, e->model, stream_kv);
     if (!err) {
         /* Warm-up: page in the weights and run states before the first request. */
         int T = e->info->context, F = e->info->n_features;

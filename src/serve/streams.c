@@ -76,8 +76,7 @@ static void remove_at(sv_serve_streams *ss, uint32_t i)
     ss->tab[i].hash = 0;
 }
 
-ti_err sv_serve_streams_create(sv_serve_streams **out, const ti_tfm *m, const ti_ckpt_meta *meta, float rv_scale,
-                               ti_kv_dtype kv_dtype)
+ti_err sv_serve_streams_create(sv_serve_streams **out, const ti_model *m, ti_kv_dtype kv_dtype)
 {
     *out = NULL;
     sv_serve_streams *ss = calloc(1, sizeof *ss);
@@ -88,12 +87,12 @@ ti_err sv_serve_streams_create(sv_serve_streams **out, const ti_tfm *m, const ti
      * needs room for the transient stream a losing racer builds and closes. */
     o.max_streams = 2 * SV_SS_MAX_STREAMS;
     o.kv_dtype = kv_dtype;
-    ti_err e = ti_stream_engine_create(&ss->e, m, meta, rv_scale, &o);
+    ti_err e = ti_stream_engine_create_for(&ss->e, m, &o);
     if (e) {
         free(ss);
         return e;
     }
-    ss->F = ti_tfm_get_config(m)->n_features;
+    ss->F = ti_model_get_info(m)->n_features;
     pthread_rwlock_init(&ss->lock, NULL);
     *out = ss;
     return TI_OK;

@@ -14,6 +14,7 @@
 
 #include <stdint.h>
 
+#include "tickinfer/model.h"
 #include "tickinfer/stream.h"
 
 #define SV_SS_MAX_STREAMS 4096
@@ -22,8 +23,8 @@
 
 typedef struct sv_serve_streams sv_serve_streams;
 
-ti_err sv_serve_streams_create(sv_serve_streams **out, const ti_tfm *m, const ti_ckpt_meta *meta, float rv_scale,
-                               ti_kv_dtype kv_dtype);
+/* Streams of a model whose kind steps a KV cache (TI_ERR_UNSUPPORTED otherwise). */
+ti_err sv_serve_streams_create(sv_serve_streams **out, const ti_model *m, ti_kv_dtype kv_dtype);
 void sv_serve_streams_destroy(sv_serve_streams *ss);
 
 typedef enum sv_tick_kind { SV_TICK_FEATURES = 0, SV_TICK_NORMALIZED, SV_TICK_TRADES } sv_tick_kind;

@@ -8,6 +8,7 @@
 #include "model/transformer/decode.h"
 #include "tickinfer/alloc.h"
 #include "tickinfer/features.h"
+#include "tickinfer/model.h"
 #include "tickinfer/stream.h"
 
 #define STREAM_MAX_DEFAULT 65536
@@ -113,6 +114,22 @@ ti_err ti_stream_engine_create(ti_stream_engine **out, const ti_tfm *model, cons
     }
     *out = e;
     return TI_OK;
+}
+
+ti_err ti_stream_engine_create_for(ti_stream_engine **out, const ti_model *m, const ti_stream_opts *opts)
+{
+    *out = NULL;
+    const ti_model_info *mi = ti_model_get_info(m);
+    const ti_tfm *t = mi->native_step ? ti_tfm_of_model(m) : NULL;
+    if (!t)
+        return ti_errorf(TI_ERR_UNSUPPORTED,
+                         "stream: %s is a %s model with no KV-cache step; stream its feature rows through ti_state",
+                         ti_model_path(m), mi->arch);
+    const ti_model_norm *n = ti_model_get_norm(m);
+    ti_ckpt_meta view; /* the model owns the arrays */
+    memset(&view, 0, sizeof view);
+    if (ti_model_has_norm(m)) view.n_features = n->n_features, view.mean = n->mean, view.std = n->std;
+    return ti_stream_engine_create(out, t, &view, n->rv_scale, opts);
 }
 
 void ti_stream_engine_destroy(ti_stream_engine *e)

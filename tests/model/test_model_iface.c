@@ -12,6 +12,7 @@
 #include "tickinfer/fileio.h"
 #include "tickinfer/model.h"
 #include "tickinfer/npy.h"
+#include "tickinfer/stream.h"
 #include "tickinfer/transformer.h"
 
 #define RV_PATH "models/rv_causal_optiver.safetensors"
@@ -171,6 +172,10 @@ TI_TEST(linear_kind_round_trips_and_predicts)
         TI_CHECK_MSG(fabs(y[b] - z) < 1e-5 * (1 + fabs(z)), "row %d: %g vs %g", b, y[b], z);
     }
     ti_ctx_destroy(c);
+    /* no KV-cache step: the trade stream engine refuses it by name (ti_state streams it) */
+    ti_stream_engine *se = NULL;
+    TI_CHECK_ERR(ti_stream_engine_create_for(&se, m, NULL), TI_ERR_UNSUPPORTED, "linear model with no KV-cache step");
+    TI_CHECK(se == NULL);
     ti_model_free(m);
     /* a bad term is named */
     lm.terms[1].feature = 40;

@@ -10,8 +10,7 @@
 #include "serve_fixture.h"
 #include "tickinfer/serve.h"
 
-static ti_tfm *g_m;
-static ti_ckpt_meta g_meta;
+static ti_model *g_m; /* the bundled causal model through the generic interface */
 
 /* One feature row; *t (if given) gets the forecast's position in the stream. */
 static ti_err push1t(sv_serve_streams *ss, const char *sym, float v, int64_t *len, int64_t *t)
@@ -30,7 +29,7 @@ static ti_err push1(sv_serve_streams *ss, const char *sym, float v, int64_t *len
 TI_TEST(open_close_cycles_keep_probes_bounded)
 {
     sv_serve_streams *ss;
-    TI_CHECK_OK(sv_serve_streams_create(&ss, g_m, &g_meta, 1, TI_KV_F32));
+    TI_CHECK_OK(sv_serve_streams_create(&ss, g_m, TI_KV_F32));
     if (!ss) return;
     /* 24 rounds of 1000 new symbols opened then closed: 24,000 distinct symbols through a
      * table of 8,192 slots.  With tombstones, a miss would walk most of the table. */
@@ -79,7 +78,7 @@ TI_TEST(open_close_cycles_keep_probes_bounded)
 TI_TEST(deleting_inside_a_probe_run_keeps_the_rest_reachable)
 {
     sv_serve_streams *ss;
-    TI_CHECK_OK(sv_serve_streams_create(&ss, g_m, &g_meta, 1, TI_KV_F32));
+    TI_CHECK_OK(sv_serve_streams_create(&ss, g_m, TI_KV_F32));
     if (!ss) return;
     enum { N = 3000 }; /* load 0.37: long runs exist */
     char sym[32];
@@ -128,7 +127,7 @@ static void *race(void *p)
 TI_TEST(concurrent_first_ticks_share_one_stream)
 {
     sv_serve_streams *ss;
-    TI_CHECK_OK(sv_serve_streams_create(&ss, g_m, &g_meta, 1, TI_KV_F32));
+    TI_CHECK_OK(sv_serve_streams_create(&ss, g_m, TI_KV_F32));
     if (!ss) return;
     enum { ROUNDS = 40 };
     int bad = 0;
@@ -173,7 +172,7 @@ TI_TEST(concurrent_first_ticks_share_one_stream)
 TI_TEST(nan_into_int8_stream_message_reads_a_b_c)
 {
     sv_serve_streams *ss;
-    TI_CHECK_OK(sv_serve_streams_create(&ss, g_m, &g_meta, 1, TI_KV_INT8));
+    TI_CHECK_OK(sv_serve_streams_create(&ss, g_m, TI_KV_INT8));
     if (!ss) return;
     float row[64];
     for (int f = 0; f < 64; f++) row[f] = 3e38f;
@@ -213,7 +212,7 @@ TI_TEST(nan_into_int8_stream_message_reads_a_b_c)
 
 int main(void)
 {
-    if (ti_tfm_load(&g_m, &g_meta, RV_PATH, NULL) != TI_OK) {
+    if (ti_model_open(&g_m, RV_PATH, NULL) != TI_OK) {
         fprintf(stderr, "cannot load %s: %s\n", RV_PATH, ti_errmsg());
         return 1;
     }
@@ -221,7 +220,6 @@ int main(void)
     TI_RUN(deleting_inside_a_probe_run_keeps_the_rest_reachable);
     TI_RUN(concurrent_first_ticks_share_one_stream);
     TI_RUN(nan_into_int8_stream_message_reads_a_b_c);
-    ti_tfm_destroy(g_m);
-    ti_ckpt_meta_free(&g_meta);
+    ti_model_free(g_m);
     return ti_test_summary();
 }
