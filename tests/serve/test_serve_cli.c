@@ -35,30 +35,13 @@ TI_TEST(cli_serves_and_drains_on_sigterm)
     int have = find_cli() == 0;
     TI_CHECK_MSG(have, "tickinfer CLI not built next to the tests (%s)", g_cli);
     if (!have) return;
-    int out[2];
-    TI_CHECK(pipe(out) == 0);
-    pid_t pid = fork();
-    if (pid == 0) {
-        dup2(out[1], 1);
-        close(out[0]);
-        /* a 400 ms batching delay keeps the request in flight when SIGTERM arrives */
-        execl(g_cli, g_cli, "serve", "--port", "0", "--model", "rv=models/rv_causal_optiver.safetensors",
-              "--max-delay-us", "400000", (char *)NULL);
-        _exit(127);
-    }
-    close(out[1]);
-    char line[256] = "";
-    size_t n = 0;
-    uint64_t until = ti_now_ns() + 20000000000ull;
-    while (n < sizeof line - 1 && !strchr(line, '\n') && ti_now_ns() < until) {
-        ssize_t k = read(out[0], line + n, sizeof line - 1 - n);
-        if (k <= 0) break;
-        n += (size_t)k;
-        line[n] = '\0';
-    }
-    const char *p = strstr(line, "127.0.0.1:");
-    int port = p ? atoi(p + 10) : 0;
-    TI_CHECK_MSG(port > 0, "no port in '%s'", line);
+    /* a 400 ms batching delay keeps the request in flight when SIGTERM arrives */
+    const char *args[] = {"--port", "0", "--model", "rv=models/rv_causal_optiver.safetensors", "--max-delay-us", "400000",
+                          NULL};
+    pid_t pid;
+    int fd;
+    const int port = ti_test_serve_spawn(g_cli, args, &pid, &fd, 20);
+    TI_CHECK_MSG(port > 0, "serve printed no port");
     if (port > 0) {
         tc_resp r;
         TI_CHECK(tc_request(port, "GET", "/v2/health/ready", NULL, NULL, 0, &r) == 0 && r.status == 200);
@@ -76,7 +59,7 @@ TI_TEST(cli_serves_and_drains_on_sigterm)
     int st = 0;
     waitpid(pid, &st, 0);
     TI_CHECK_MSG(WIFEXITED(st) && WEXITSTATUS(st) == 0, "serve exited with status %d", st);
-    close(out[0]);
+    close(fd);
 }
 
 int main(void)

@@ -66,29 +66,11 @@ TI_TEST(serve_two_files_under_two_names_beside_the_config)
     snprintf(cfg, sizeof cfg, "%s/serve.json", g_dir);
     const char *text = "{\"models\": [{\"name\": \"cfg\", \"path\": \"" RV_PATH "\"}], \"server\": {\"http_threads\": 1}}";
     TI_CHECK_OK(ti_write_file_atomic(cfg, text, strlen(text)));
-    int out[2];
-    TI_CHECK(pipe(out) == 0);
-    pid_t pid = fork();
-    if (pid == 0) {
-        dup2(out[1], 1);
-        close(out[0]);
-        execl(g_cli, g_cli, "serve", "--config", cfg, "--port", "0", "--model", RV_PATH, "--model", TINY_PATH ":tiny",
-              (char *)NULL);
-        _exit(127);
-    }
-    close(out[1]);
-    char line[512] = "";
-    size_t n = 0;
-    uint64_t until = ti_now_ns() + 30000000000ull;
-    while (n < sizeof line - 1 && !strchr(line, '\n') && ti_now_ns() < until) {
-        ssize_t k = read(out[0], line + n, sizeof line - 1 - n);
-        if (k <= 0) break;
-        n += (size_t)k;
-        line[n] = '\0';
-    }
-    const char *p = strstr(line, "127.0.0.1:");
-    int port = p ? atoi(p + 10) : 0;
-    TI_CHECK_MSG(port > 0, "no port in '%s'", line);
+    const char *args[] = {"--config", cfg, "--port", "0", "--model", RV_PATH, "--model", TINY_PATH ":tiny", NULL};
+    pid_t pid;
+    int fd;
+    const int port = ti_test_serve_spawn(g_cli, args, &pid, &fd, 30);
+    TI_CHECK_MSG(port > 0, "serve printed no port");
     if (port > 0) {
         /* the stem names the first file, :tiny the second; the config's model is there too */
         TI_CHECK(status_of(port, "GET", "/v2/models/rv_causal_optiver/ready") == 200);
@@ -121,7 +103,7 @@ TI_TEST(serve_two_files_under_two_names_beside_the_config)
     int st = 0;
     waitpid(pid, &st, 0);
     TI_CHECK_MSG(WIFEXITED(st) && WEXITSTATUS(st) == 0, "serve exited with status %d", st);
-    close(out[0]);
+    close(fd);
     unlink(cfg);
 }
 
