@@ -1,9 +1,9 @@
 /* tickinfer: accuracy of the streaming engine on a dataset split.
  *
  * Each bucket of the split is replayed as the batch evaluation sees it: its history_len
- * normalised feature rows (the dataset's train normalisation, like ti_eval_predict) go
- * through one stream of the engine, reset per bucket, and the last forecast, times `scale`,
- * is the prediction.  With fp32 KV and a window >= history_len this equals
+ * raw feature rows go through one stream of the engine (which standardises them with the
+ * model's statistics it was created with, as ti_eval_predict does), reset per bucket, and
+ * the last forecast, times `scale`, is the prediction.  With fp32 KV and a window >= history_len this equals
  * ti_eval_predict (the streaming exactness contract); with a quantized KV (kvquant.h), a
  * shorter window or sinks it measures what those cost in RMSPE.  Lives on the training
  * side (it reads a dataset): the stream engine itself never reads shards. */

@@ -200,12 +200,15 @@ const ti_model *ti_model_member(const ti_model *m, int i, const char **name)
     return ti_model_member_stats(m, i, name, NULL, NULL);
 }
 
+/* (x - mean) * (1 / std) in float: the same arithmetic as the datasets' and the stream
+ * engine's ti_feat_normalize, so a batch, a stream and an eval of one model agree bit for
+ * bit. */
 void ti_model_normalise(const ti_model *m, float *x, size_t rows)
 {
     if (!m->has_norm) return;
     const int F = m->info.n_features;
     for (size_t r = 0; r < rows; r++, x += F)
-        for (int i = 0; i < F; i++) x[i] = (x[i] - m->norm.mean[i]) / m->norm.std[i];
+        for (int i = 0; i < F; i++) x[i] = (x[i] - m->norm.mean[i]) * (1.0f / m->norm.std[i]);
 }
 
 int ti_path_has_ext(const char *path, const char *ext)

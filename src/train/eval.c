@@ -20,15 +20,15 @@ static ti_err predict_log(float *out, const ti_model *m, ti_ctx *c, float *y, co
 }
 
 /* shuffle: a fixed-seed sample across all stocks when max_n cuts the split short. */
-/* A model with its own normalisation gets the dataset's train normalisation (the same
- * statistics: eval checks them); one without (linear, ensemble: its members normalise
- * for themselves) gets raw features. */
+/* Raw windows from the dataset, standardised with the MODEL's own statistics (a model
+ * scored on other stocks or another period keeps the normalisation it was trained with);
+ * a model without (linear, ensemble: its members normalise for themselves) reads them raw. */
 static ti_err predict_split(float *pred, float *y, const ti_model *m, const ti_dataset *ds, ti_split split, int64_t max_n,
                             double scale, int shuffle, ti_pool *pool)
 {
     ti_batch_config bc = {.split = split,
                           .batch_size = EVAL_BATCH,
-                          .normalize = ti_model_has_norm(m),
+                          .normalize = 0,
                           .shuffle = shuffle,
                           .seed = 12345};
     ti_batcher *b = NULL;
@@ -46,6 +46,7 @@ static ti_err predict_split(float *pred, float *y, const ti_model *m, const ti_d
         ti_batch *bt;
         ti_batcher_next(b, &bt, &epoch_done);
         float lp[EVAL_BATCH];
+        ti_model_normalise(m, bt->x, (size_t)bt->n * (size_t)bt->T);
         e = predict_log(lp, m, rs, ybuf, bt, pool);
         for (int r = 0; !e && r < bt->n && done < n; r++, done++) {
             pred[done] = (float)(scale * exp((double)lp[r]));

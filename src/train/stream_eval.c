@@ -15,8 +15,9 @@ ti_err ti_stream_eval_predict(float *pred, float *y, int64_t *n_out, ti_stream_e
     if (in->n_features != c->n_features)
         return ti_errorf(TI_ERR_INVALID_ARG, "stream eval: the model takes %d features, the dataset has %d",
                          c->n_features, in->n_features);
-    /* same rows, order and normalisation as ti_eval_predict */
-    ti_batch_config bc = {.split = split, .batch_size = STREAM_EVAL_BATCH, .normalize = 1,
+    /* same rows and order as ti_eval_predict; raw rows, standardised by the engine with the
+     * model's statistics, as ti_eval_predict does with the same arithmetic */
+    ti_batch_config bc = {.split = split, .batch_size = STREAM_EVAL_BATCH, .normalize = 0,
                           .shuffle = sample_seed != 0, .seed = sample_seed};
     ti_batcher *b = NULL;
     ti_err err = ti_batcher_create(&b, ds, &bc, NULL);
@@ -33,7 +34,7 @@ ti_err ti_stream_eval_predict(float *pred, float *y, int64_t *n_out, ti_stream_e
             ti_stream_reset(s);
             ti_forecast fc = {0};
             const float *x = bt->x + (size_t)r * bt->T * bt->F; /* [T, F] */
-            for (int t = 0; !err && t < bt->T; t++) err = ti_stream_push_normalized(s, x + (size_t)t * bt->F, &fc);
+            for (int t = 0; !err && t < bt->T; t++) err = ti_stream_push_features(s, x + (size_t)t * bt->F, &fc);
             if (err) err = ti_error_wrap(err, "stream eval: bucket %u", bt->bucket[r]);
             pred[done] = (float)(scale * exp((double)fc.y_log));
             y[done] = bt->y[r];
