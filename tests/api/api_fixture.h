@@ -25,11 +25,9 @@ static inline int api_build_dir(char *out, size_t cap)
     return snprintf(out, cap, "%s", exe) < (int)cap ? 0 : -1;
 }
 
-/* Whole file, NUL-terminated (free it), or NULL. */
-static inline char *api_slurp(const char *path, size_t *len)
+/* All of a stream, NUL-terminated (free it), or NULL. */
+static inline char *api_read_all(FILE *f, size_t *len)
 {
-    FILE *f = fopen(path, "rb");
-    if (!f) return NULL;
     size_t cap = 1 << 16, n = 0;
     char *b = malloc(cap);
     for (size_t k; b && (k = fread(b + n, 1, cap - n - 1, f)) > 0;) {
@@ -40,9 +38,18 @@ static inline char *api_slurp(const char *path, size_t *len)
             b = nb;
         }
     }
-    fclose(f);
     if (b) b[n] = 0;
     if (len) *len = n;
+    return b;
+}
+
+/* Whole file, NUL-terminated (free it), or NULL. */
+static inline char *api_slurp(const char *path, size_t *len)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f) return NULL;
+    char *b = api_read_all(f, len);
+    fclose(f);
     return b;
 }
 
@@ -51,19 +58,9 @@ static inline char *api_run(const char *cmd, int *rc)
 {
     FILE *p = popen(cmd, "r");
     if (!p) return NULL;
-    size_t cap = 1 << 16, n = 0;
-    char *b = malloc(cap);
-    for (size_t k; b && (k = fread(b + n, 1, cap - n - 1, p)) > 0;) {
-        n += k;
-        if (cap - n - 1 == 0) {
-            char *nb = realloc(b, cap *= 2);
-            if (!nb) free(b);
-            b = nb;
-        }
-    }
+    char *b = api_read_all(p, NULL);
     const int st = pclose(p);
     if (rc) *rc = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-    if (b) b[n] = 0;
     return b;
 }
 
