@@ -29,6 +29,7 @@ else echo "== ingest: ../shared missing, skipped"; fi
 stage tinyrv_peers bash bench/tinyrv_peers.sh
 stage stream_peers bash bench/stream_peers.sh
 stage train_peers bash bench/train_peers.sh
+stage gbdt_peers bash bench/gbdt.sh
 stage taskq bash bench/taskq.sh
 stage seed_preset $TI bench --preset seed --requests "${SEED_REQUESTS:-400}" --out bench/results --name bench_seed
 stage quick_preset $TI bench --preset quick --out bench/results --name bench_quick
