@@ -41,6 +41,8 @@ ti_err ti_npy_to_f32(float *out, const ti_npy_view *v);
  * the data (count * 4 bytes, little-endian) follows it.  The header length is a multiple
  * of 64.  TI_ERR_LIMIT if cap is too small (128 + 24 * ndim always suffices). */
 ti_err ti_npy_header_f32(char *hdr, size_t cap, size_t *hdr_len, int ndim, const int64_t *shape);
+/* The same for any dtype string ('<i4', '|i1', ...): the caller writes matching data. */
+ti_err ti_npy_header(char *hdr, size_t cap, size_t *hdr_len, const char *descr, int ndim, const int64_t *shape);
 
 #ifdef __cplusplus
 }
