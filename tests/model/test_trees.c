@@ -17,6 +17,7 @@
 #include "harness.h"
 #include "model/gbdt/forest.h"
 #include "tickinfer/batch.h"
+#include "tickinfer/cpu.h"
 #include "tickinfer/fileio.h"
 #include "tickinfer/flat.h"
 #include "tickinfer/ingest.h"
@@ -40,12 +41,13 @@ static int rndi(int n) { return (int)(rnd() % (uint64_t)n); }
 
 #define F_SYN 6
 
-static void random_forest(gb_forest *f, gb_flavor fl, int K, int n_trees, int leaves)
+/* plain: only splits the fast layout expresses as `x <= thr` (the vector walk's forests) */
+static void random_forest(gb_forest *f, gb_flavor fl, int K, int n_trees, int leaves, int plain)
 {
     TI_CHECK_OK(gb_forest_init(f, fl, K));
     f->n_features = F_SYN;
     f->link = (gb_link)(K > 1 ? GB_LINK_SOFTMAX : rndi(2) ? GB_LINK_SIGMOID : GB_LINK_IDENTITY);
-    if (fl == GB_ONNX) f->agg = (gb_aggregate)rndi(4);
+    if (fl == GB_ONNX) f->agg = plain ? GB_AGG_SUM : (gb_aggregate)rndi(4);
     if (fl == GB_LIGHTGBM) f->average = rndi(4) == 0;
     for (int k = 0; k < K; k++) f->base[k] = fl == GB_LIGHTGBM ? 0 : unif() - 0.5;
     for (int t = 0; t < n_trees; t++) {
@@ -70,9 +72,9 @@ static void random_forest(gb_forest *f, gb_flavor fl, int K, int n_trees, int le
                 continue;
             }
             n->default_left = (uint8_t)rndi(2);
-            const int r = rndi(10);
+            const int r = plain ? 4 + rndi(6) : rndi(10);
             if (fl == GB_LIGHTGBM) {
-                n->missing = (uint8_t)rndi(3);
+                n->missing = (uint8_t)(plain ? (rndi(2) ? GB_MISS_NAN : GB_MISS_AS_ZERO) : rndi(3));
                 if (r == 0) {
                     uint32_t w[2] = {(uint32_t)rnd(), (uint32_t)rnd()};
                     n->op = GB_OP_CAT_LGB;
@@ -103,6 +105,7 @@ static void random_forest(gb_forest *f, gb_flavor fl, int K, int n_trees, int le
             } else {
                 n->missing = GB_MISS_NAN;
                 n->op = r < 2 ? GB_OP_EQ_F : r < 6 ? GB_OP_LE_F : GB_OP_LT_F;
+                if (plain && n->op == GB_OP_EQ_F) n->op = GB_OP_LE_F;
                 n->thr_f = r < 3 ? (float)rndi(5) : (float)(unif() * 4 - 2);
             }
         }
@@ -144,30 +147,37 @@ TI_TEST(fast_path_equals_reference_on_random_forests)
     enum { B = 700 };
     float *x = malloc(sizeof(float) * B * F_SYN), *ya = malloc(sizeof(float) * B * 8), *yb = malloc(sizeof(float) * B * 8),
           *yc = malloc(sizeof(float) * B * 8), *yd = malloc(sizeof(float) * B * 8);
-    int bad = 0, cases = 0;
-    for (int round = 0; round < 60; round++) {
+    int bad = 0, cases = 0, vector_forests = 0;
+    for (int round = 0; round < 120; round++) {
         const gb_flavor fl = (gb_flavor)(round % 3);
-        const int K = rndi(3) == 0 ? 3 : 1;
+        const int plain = (round / 3) % 2, K = plain ? 1 : rndi(3) == 0 ? 3 : 1;
         gb_forest f;
         memset(&f, 0, sizeof f);
-        random_forest(&f, fl, K, 1 + rndi(40), 1 + rndi(40));
+        random_forest(&f, fl, K, 1 + rndi(plain ? 150 : 40), 1 + rndi(40), plain);
         adversarial_rows(&f, x, B);
         const int C = gb_forest_out_cols(&f);
         gb_forest_predict_ref_out(&f, ya, x, B, F_SYN);
-        gb_forest_predict(&f, yb, x, B, F_SYN, NULL);
-        gb_forest_predict(&f, yc, x, B, F_SYN, pool);
-        for (int b = 0; b < B; b++) gb_forest_predict(&f, yd + b * C, x + b * F_SYN, 1, F_SYN, NULL);
-        for (int i = 0; i < B * C; i++) {
-            cases++;
-            if (!same_bits(ya[i], yb[i]) || !same_bits(ya[i], yc[i]) || !same_bits(ya[i], yd[i])) {
-                if (bad++ < 5)
-                    TI_FAILF("round %d flavor %d row %d: ref %.9g batch %.9g pool %.9g single %.9g", round, fl, i / C, ya[i],
-                             yb[i], yc[i], yd[i]);
+        /* the vector walk where the CPU has it, then the scalar walk */
+        for (int simd = 1; simd >= 0; simd--) {
+            gb_forest_set_simd(&f, simd);
+            vector_forests += f.simd;
+            gb_forest_predict(&f, yb, x, B, F_SYN, NULL);
+            gb_forest_predict(&f, yc, x, B, F_SYN, pool);
+            for (int b = 0; b < B; b++) gb_forest_predict(&f, yd + b * C, x + b * F_SYN, 1, F_SYN, NULL);
+            for (int i = 0; i < B * C; i++) {
+                cases++;
+                if (!same_bits(ya[i], yb[i]) || !same_bits(ya[i], yc[i]) || !same_bits(ya[i], yd[i])) {
+                    if (bad++ < 5)
+                        TI_FAILF("round %d flavor %d simd %d row %d: ref %.9g batch %.9g pool %.9g single %.9g", round, fl,
+                                 f.simd, i / C, ya[i], yb[i], yc[i], yd[i]);
+                }
             }
         }
         gb_forest_free(&f);
     }
     TI_CHECK_MSG(bad == 0, "%d of %d outputs differ from the reference", bad, cases);
+    if (ti_simd_active() >= TI_SIMD_AVX512) TI_CHECK_MSG(vector_forests >= 50, "only %d forests took the vector walk", vector_forests);
+    printf("  %d outputs checked, %d forests through the AVX-512 walk\n", cases, vector_forests);
     free(x), free(ya), free(yb), free(yc), free(yd);
     ti_pool_destroy(pool);
 }
@@ -530,6 +540,17 @@ TI_TEST(windowed_model_equals_the_flat_rows_it_was_trained_on)
         if (yw != logf(yr)) bad++;
     }
     TI_CHECK_MSG(bad == 0, "%d buckets: the windowed model differs from log(trees(flat row))", bad);
+    /* streaming: one row per second through ti_state ends on the window's forecast */
+    ti_state *sst = NULL;
+    TI_CHECK_OK(ti_state_create(&sst, w));
+    if (sst && X) {
+        ti_batch_bucket_features(win, st, ds, 5, 0);
+        float ys = NAN, yw = 0;
+        for (int t = 0; t < T; t++) TI_CHECK_OK(ti_state_step(sst, &ys, win + (size_t)t * (size_t)F));
+        TI_CHECK_OK(ti_ctx_forward(cw, &yw, win, 1, T, NULL));
+        TI_CHECK_MSG(ys == yw, "streamed %g, window %g", ys, yw);
+    }
+    ti_state_destroy(sst);
     /* eval scores it like any RV model: its test RMSPE is the flat rows' */
     const uint32_t *idx = NULL;
     const size_t n = ti_dataset_split(ds, TI_SPLIT_TEST, &idx);

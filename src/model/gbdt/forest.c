@@ -3,6 +3,7 @@
 #include "model/gbdt/forest.h"
 
 #include <float.h>
+#include "tickinfer/cpu.h"
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -35,6 +36,10 @@ void gb_forest_free(gb_forest *f)
     free(f->fspecial);
     free(f->fleaf_d);
     free(f->fleaf_f);
+    free(f->sthr);
+    free(f->sfeat);
+    free(f->sright);
+    free(f->spack);
     memset(f, 0, sizeof *f);
 }
 
@@ -254,7 +259,8 @@ static void link_double(const gb_forest *f, double *s, int K)
 static void link_float(const gb_forest *f, double *s, int K)
 {
     float v[GB_MAX_CLASSES];
-    for (int k = 0; k < K; k++) v[k] = (float)s[k];
+    v[0] = (float)s[0]; /* K >= 1 */
+    for (int k = 1; k < K; k++) v[k] = (float)s[k];
     switch (f->link) {
     case GB_LINK_SIGMOID:
         for (int k = 0; k < K; k++) {
@@ -384,8 +390,11 @@ static void compile_node(const gb_node *n, gb_fnode *o)
         if (n->missing == GB_MISS_ZERO) fl |= GB_F_SPECIAL;
         else if (n->missing == GB_MISS_AS_ZERO) fl |= (0.0 <= n->thr_d) ? GB_F_NAN_LEFT : 0;
         else fl |= n->default_left ? GB_F_NAN_LEFT : 0;
-        /* values |x| <= 1e-35 read as 0: only a threshold in that band tells them apart */
-        if (n->thr_d >= -(double)LGB_ZERO && n->thr_d < (double)LGB_ZERO) fl |= GB_F_SPECIAL;
+        /* values |x| <= 1e-35 read as 0: only a threshold t in that band tells them apart,
+         * and there the rule is a plain one too: t < 0 -> left iff x < -1e-35 (LightGBM's
+         * own split below zero sits at t = -1e-35); t >= 0 -> left iff x <= 1e-35 */
+        if (n->thr_d >= -(double)LGB_ZERO && n->thr_d < (double)LGB_ZERO)
+            thr = n->thr_d < 0 ? nextafterf(-LGB_ZERO, -INFINITY) : LGB_ZERO;
         break;
     case GB_OP_LT_F:
         if (isnan(n->thr_f) || n->thr_f == -INFINITY) fl |= GB_F_SPECIAL;
@@ -413,11 +422,17 @@ ti_err gb_forest_finish(gb_forest *f, const char *label)
     free(f->fspecial);
     free(f->fleaf_d);
     free(f->fleaf_f);
-    f->fn = malloc(f->n_nodes * sizeof *f->fn);
+    free(f->sthr);
+    free(f->sfeat);
+    free(f->sright);
+    free(f->spack);
+    f->sthr = NULL, f->sfeat = NULL, f->sright = NULL, f->spack = NULL;
+    const size_t NN = f->n_nodes + 1; /* + the zero leaf */
+    f->fn = malloc(NN * sizeof *f->fn);
     f->froot = malloc((size_t)f->n_trees * sizeof *f->froot);
-    f->fspecial = malloc(f->n_nodes * sizeof *f->fspecial);
-    f->fleaf_d = malloc(f->n_nodes * sizeof *f->fleaf_d);
-    f->fleaf_f = malloc(f->n_nodes * sizeof *f->fleaf_f);
+    f->fspecial = malloc(NN * sizeof *f->fspecial);
+    f->fleaf_d = malloc(NN * sizeof *f->fleaf_d);
+    f->fleaf_f = malloc(NN * sizeof *f->fleaf_f);
     int32_t max_nn = 1;
     for (int t = 0; t < f->n_trees; t++) {
         const int32_t nn = f->tree_first[t + 1] - f->tree_first[t];
@@ -479,7 +494,41 @@ ti_err gb_forest_finish(gb_forest *f, const char *label)
     }
     free(seen), free(order), free(stack), free(newidx);
     f->single_output = single && f->n_outputs == 1;
-    return e;
+    if (e) return e;
+    f->fzero = (int32_t)f->n_nodes;
+    f->fn[f->fzero] = (gb_fnode){.thr = NAN, .feat = GB_F_LEAF << 24, .left = f->fzero, .right = f->fzero};
+    f->fleaf_d[f->fzero] = 0, f->fleaf_f[f->fzero] = 0, f->fspecial[f->fzero] = 0;
+    f->n_special = 0;
+    for (size_t i = 0; i < NN; i++) f->n_special += (f->fn[i].feat >> 24 & GB_F_SPECIAL) != 0;
+    f->sthr = malloc(NN * sizeof *f->sthr);
+    f->sfeat = malloc(NN * sizeof *f->sfeat);
+    f->sright = malloc(NN * sizeof *f->sright);
+    if (!f->sthr || !f->sfeat || !f->sright) return ti_errorf(TI_ERR_NOMEM, "%s: out of memory compiling", label);
+    for (size_t i = 0; i < NN; i++) f->sthr[i] = f->fn[i].thr, f->sfeat[i] = f->fn[i].feat, f->sright[i] = f->fn[i].right;
+    int32_t widest = 0;
+    for (int t = 0; t < f->n_trees; t++)
+        widest = f->tree_first[t + 1] - f->tree_first[t] > widest ? f->tree_first[t + 1] - f->tree_first[t] : widest;
+    if (widest < 65536 && f->n_features <= 16384 && (f->spack = malloc(NN * sizeof *f->spack))) {
+        for (size_t i = 0; i < NN; i++) {
+            const gb_fnode *n = &f->fn[i];
+            const uint32_t fl = n->feat >> 24;
+            uint32_t thr_bits;
+            memcpy(&thr_bits, &n->thr, 4);
+            const uint32_t meta = (uint32_t)(n->right - (int32_t)i) | (n->feat & 0x3FFFu) << 16 |
+                                  (fl & GB_F_NAN_LEFT ? GB_P_NAN_LEFT : 0) | (fl & GB_F_LEAF ? GB_P_LEAF : 0);
+            f->spack[i] = (uint64_t)thr_bits | (uint64_t)meta << 32;
+        }
+    }
+    gb_forest_set_simd(f, 1);
+    return TI_OK;
+}
+
+void gb_forest_set_simd(gb_forest *f, int on)
+{
+    /* gathers index with int32: rows of a 64-row block and node counts must fit */
+    f->simd = on && ti_simd_active() >= TI_SIMD_AVX512 && f->n_special == 0 && f->single_output &&
+              (f->flavor == GB_LIGHTGBM || f->agg == GB_AGG_SUM) && f->n_nodes < (1u << 30) &&
+              (size_t)f->n_features * 64 < (1u << 30);
 }
 
 /* ---- the fast predictor ------------------------------------------------------------------ */
@@ -599,12 +648,17 @@ static void predict_range(const gb_forest *f, float *y, const float *x, size_t b
     const int K = f->n_outputs, C = gb_forest_out_cols(f);
     int count[GB_MAX_CLASSES] = {0};
     for (int t = 0; t < f->n_trees; t++) count[f->tree_class[t]]++;
-    double s[GB_LANES * GB_MAX_CLASSES];
+    double s[64 * GB_MAX_CLASSES];
+    const int simd = f->simd && ld < (1u << 24);
     for (size_t b = b0; b < b1;) {
         size_t n = b1 - b;
         if (n == 1 || (b1 - b0) == 1) {
             n = 1;
-            one_row(f, s, x + b * ld);
+            if (simd) s[0] = gb_avx512_one(f, x + b * ld);
+            else one_row(f, s, x + b * ld);
+        } else if (simd) {
+            n = n < 64 ? n : 64;
+            gb_avx512_rows(f, s, x + b * ld, n, ld);
         } else {
             n = n < GB_LANES ? n : GB_LANES;
             block_rows(f, s, x + b * ld, n, ld);

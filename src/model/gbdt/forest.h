@@ -79,6 +79,8 @@ typedef struct gb_fnode {
 #define GB_F_NAN_LEFT 1u   /* NaN goes left */
 #define GB_F_SPECIAL 2u    /* not a plain `x <= thr`: the slow path decides (node in `special`) */
 #define GB_F_LEAF 4u
+#define GB_P_NAN_LEFT (1u << 30)
+#define GB_P_LEAF (1u << 31)
 
 typedef struct gb_forest {
     gb_flavor flavor;
@@ -109,6 +111,16 @@ typedef struct gb_forest {
     float *fleaf_f;        /* [n_nodes] the same in float (float-summing flavors) */
     int single_output;     /* n_outputs == 1 and every tree adds to output 0 */
     int max_depth;
+    /* the vector walk (forest_avx512.c): structure-of-arrays copies of fn, and a leaf of
+     * value 0 (fzero) that unused lanes start on */
+    int simd;              /* 1: the AVX-512 walk runs this forest */
+    int n_special;         /* nodes the fast layout cannot express as `x <= thr` */
+    float *sthr;
+    uint32_t *sfeat;
+    int32_t *sright;
+    uint64_t *spack;       /* or NULL: thr bits | meta << 32, meta = (right - self) |
+                            * feature << 16 | GB_P_NAN_LEFT | GB_P_LEAF */
+    int32_t fzero;
 } gb_forest;
 
 ti_err gb_forest_init(gb_forest *f, gb_flavor flavor, int n_outputs);
@@ -130,6 +142,13 @@ void gb_forest_predict_ref(const gb_forest *f, double *y, const float *x, size_t
 /* The fast path: y [B, n_outputs] float after the link, rows x [B, ld] (ld >= n_features).
  * Rows are split over the pool's threads when there are many. */
 void gb_forest_predict(const gb_forest *f, float *y, const float *x, size_t B, size_t ld, ti_pool *pool);
+/* Use the vector walk where the CPU and the forest allow it (on by default; tests turn it
+ * off to compare against the scalar walk). */
+void gb_forest_set_simd(gb_forest *f, int on);
+/* forest_avx512.c: raw sums of rows [0, n <= 64) of a block; of one row. */
+void gb_avx512_rows(const gb_forest *f, double *s, const float *x, size_t n, size_t ld);
+double gb_avx512_one(const gb_forest *f, const float *x);
+
 /* The link on one row's raw scores (in place, double), in the flavor's arithmetic. */
 void gb_forest_link(const gb_forest *f, double *s);
 /* Columns of an output row: n_outputs, 2 for an ONNX binary classifier, 1 for argmax. */
