@@ -73,6 +73,7 @@ typedef struct ti_model_info {
     int fixed_context;       /* 1: T must equal context (TinyRV) */
     int per_step;            /* 1: y [B,T] (an output per position); 0: y [B] */
     int native_step;         /* 1: the kind steps its own state (O(window) per row) */
+    int missing_values;      /* 1: NaN (missing) and +-inf inputs are defined by the model's rules (tree files) */
     size_t n_params;         /* scalars of weights (members summed for an ensemble) */
 } ti_model_info;
 

@@ -36,6 +36,9 @@ ti_err ti_npy_parse(ti_npy_view *out, const void *buf, size_t len);
 /* out[count] = the values as float32; TI_ERR_RANGE on NaN, Inf or a float64 outside the
  * float32 range (the message gives the flat index). */
 ti_err ti_npy_to_f32(float *out, const ti_npy_view *v);
+/* The same, with NaN (a missing value) and +-inf passed through when allow_missing: models
+ * whose rules define them (ti_model_info.missing_values: tree files). */
+ti_err ti_npy_to_f32_ex(float *out, const ti_npy_view *v, int allow_missing);
 
 /* Writes the format-1.0 header for a '<f4' C-order array of `shape` into hdr[cap];
  * the data (count * 4 bytes, little-endian) follows it.  The header length is a multiple

@@ -158,7 +158,9 @@ ti_err ti_npy_parse(ti_npy_view *out, const void *buf, size_t len)
     return TI_OK;
 }
 
-ti_err ti_npy_to_f32(float *out, const ti_npy_view *v)
+ti_err ti_npy_to_f32(float *out, const ti_npy_view *v) { return ti_npy_to_f32_ex(out, v, 0); }
+
+ti_err ti_npy_to_f32_ex(float *out, const ti_npy_view *v, int allow_missing)
 {
     for (size_t i = 0; i < v->count; i++) {
         double d;
@@ -182,8 +184,13 @@ ti_err ti_npy_to_f32(float *out, const ti_npy_view *v)
                 }
             memcpy(&d, t, 8);
         }
+        if (allow_missing && !isfinite(d)) { /* NaN (missing) and +-inf: the model's splits decide */
+            out[i] = (float)d;
+            continue;
+        }
         if (!isfinite(d) || fabs(d) > 3.4028234663852886e38)
-            return ti_errorf(TI_ERR_RANGE, "npy: value at flat index %zu is %g, not a finite float32", i, d);
+            return ti_errorf(TI_ERR_RANGE, "npy: value at flat index %zu is %g, not a finite float32%s", i, d,
+                             "");
         out[i] = (float)d;
     }
     return TI_OK;

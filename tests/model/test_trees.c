@@ -13,6 +13,7 @@
 
 #include <jansson.h>
 
+#include "cli_path.h"
 #include "formats/ubjson.h"
 #include "harness.h"
 #include "model/gbdt/forest.h"
@@ -416,6 +417,38 @@ static const void *read_npy(const char *path, ti_npy_view *v, char **buf)
     return v->data;
 }
 
+TI_TEST(predict_cli_takes_rows_with_missing_values)
+{
+    /* `tickinfer predict` on a tree file: a 2-D file is rows (not one window), NaN and
+     * +-inf are the model's to decide; the hand model's LightGBM answers come back */
+    char cli[512], p[512], in[512], out[512], cmd[2200];
+    if (ti_test_find_cli(cli, sizeof cli) != 0) {
+        TI_FAILF("the tickinfer CLI is not built");
+        return;
+    }
+    snprintf(p, sizeof p, "%s/hand.txt", g_dir);
+    write_text(p, HAND_LGB);
+    const float x[4][3] = {{NAN, 3, 0}, {INFINITY, 0, 2}, {1, 0, NAN}, {0.2f, -1, 0}}, want[4] = {1, 4, 4, 2};
+    char hdr[128];
+    size_t hl;
+    const int64_t shape[2] = {4, 3};
+    TI_CHECK_OK(ti_npy_header_f32(hdr, sizeof hdr, &hl, 2, shape));
+    snprintf(in, sizeof in, "%s/rows.npy", g_dir);
+    snprintf(out, sizeof out, "%s/pred.npy", g_dir);
+    FILE *f = fopen(in, "wb");
+    TI_CHECK(f != NULL);
+    if (!f) return;
+    fwrite(hdr, 1, hl, f), fwrite(x, sizeof x, 1, f), fclose(f);
+    snprintf(cmd, sizeof cmd, "'%s' predict --model '%s' --input '%s' --output '%s' --quiet", cli, p, in, out);
+    TI_CHECK_MSG(system(cmd) == 0, "%s failed", cmd);
+    ti_npy_view v;
+    char *buf = NULL;
+    const float *y = read_npy(out, &v, &buf);
+    TI_CHECK(y && v.ndim == 1 && v.shape[0] == 4);
+    for (int i = 0; y && i < 4; i++) TI_CHECK_MSG(y[i] == want[i], "row %d: %g, LightGBM says %g", i, y[i], want[i]);
+    free(buf);
+}
+
 TI_TEST(parity_with_lightgbm_xgboost_onnxruntime)
 {
     const char *py = getenv("TI_PYTHON");
@@ -577,6 +610,7 @@ int main(void)
     TI_RUN(broken_lightgbm_files_get_clear_errors);
     TI_RUN(xgboost_json_rules_and_broken_files);
     TI_RUN(tree_files_open_through_the_model_interface);
+    TI_RUN(predict_cli_takes_rows_with_missing_values);
     TI_RUN(parity_with_lightgbm_xgboost_onnxruntime);
     TI_RUN(windowed_model_equals_the_flat_rows_it_was_trained_on);
     char cmd[300];

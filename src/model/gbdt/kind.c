@@ -233,6 +233,7 @@ static ti_err gb_load(void **impl, ti_model_info *mi, ti_model_norm *norm, const
         norm->n_features = g->f.n_features;
     }
     mi->per_step = 0;
+    mi->missing_values = !g->windowed; /* a raw tree file's rows may hold NaN; window terms may not */
     mi->n_params = g->f.n_nodes;
     ti_model_info_main_io(mi);
     if (g->cols > 1) {
