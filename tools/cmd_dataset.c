@@ -1,15 +1,24 @@
-/* tickinfer dataset info|verify DIR */
+/* tickinfer dataset info|verify|export DIR */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "cli.h"
 #include "tickinfer/dataset.h"
+#include "tickinfer/flat.h"
 
 static void usage(FILE *f)
 {
     fprintf(f,
             "usage: tickinfer dataset info DIR     describe a dataset (counts, splits, features, shards)\n"
-            "       tickinfer dataset verify DIR   check every shard (sizes, checksums, structure)\n");
+            "       tickinfer dataset verify DIR   check every shard (sizes, checksums, structure)\n"
+            "       tickinfer dataset export DIR --flat -o OUT [--split all|train|val|test[,..]] [--quiet]\n"
+            "                                      one row of window terms per bucket (RVs, counts, volumes,\n"
+            "                                      ranges, book and market columns) for training trees\n"
+            "                                      elsewhere: OUT/X.npy [N,K] float32, y.npy (target RV),\n"
+            "                                      split.npy (int8 0 train 1 val 2 test), stock_id.npy,\n"
+            "                                      time_id.npy (int32), features.json (names and terms: a\n"
+            "                                      tickinfer-trees model file copies them); see docs/trees.md\n");
 }
 
 static void print_info(const char *dir, const ti_dataset_info *in)
@@ -35,12 +44,64 @@ static void print_info(const char *dir, const ti_dataset_info *in)
         printf("    %2d %-18s mean %12.5g  std %12.5g\n", f, in->feature_names[f], in->norm.mean[f], in->norm.std[f]);
 }
 
+static int split_mask_of(const char *s, unsigned *mask)
+{
+    *mask = 0;
+    char buf[128];
+    snprintf(buf, sizeof buf, "%s", s);
+    for (char *save = NULL, *t = strtok_r(buf, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
+        if (!strcmp(t, "all")) *mask |= 7u;
+        else if (!strcmp(t, "train")) *mask |= 1u << TI_SPLIT_TRAIN;
+        else if (!strcmp(t, "val")) *mask |= 1u << TI_SPLIT_VAL;
+        else if (!strcmp(t, "test")) *mask |= 1u << TI_SPLIT_TEST;
+        else return -1;
+    }
+    return *mask ? 0 : -1;
+}
+
+static int cmd_dataset_export(int argc, char **argv)
+{
+    const char *dir = argv[2], *out = NULL, *split = "all";
+    int flat = 0, quiet = 0;
+    for (int i = 3; i < argc; i++) {
+        if (!strcmp(argv[i], "--flat")) flat = 1;
+        else if (!strcmp(argv[i], "--quiet")) quiet = 1;
+        else if ((!strcmp(argv[i], "-o") || !strcmp(argv[i], "--out")) && i + 1 < argc) out = argv[++i];
+        else if (!strcmp(argv[i], "--split") && i + 1 < argc) split = argv[++i];
+        else {
+            fprintf(stderr, "dataset export: unknown or incomplete option '%s'\n", argv[i]);
+            usage(stderr);
+            return 2;
+        }
+    }
+    unsigned mask;
+    if (!flat || !out) {
+        fprintf(stderr, "dataset export: needs --flat and -o OUT (the only export format is the flat one)\n");
+        return 2;
+    }
+    if (split_mask_of(split, &mask)) {
+        fprintf(stderr, "dataset export: --split '%s': use all, train, val, test or a comma list of them\n", split);
+        return 2;
+    }
+    ti_dataset *ds = NULL;
+    ti_err e = ti_dataset_open(&ds, dir, 0);
+    if (e) return cli_fail("dataset export", e);
+    ti_wterm terms[TI_FLAT_MAX_TERMS];
+    const int n = ti_flat_default_terms(ti_dataset_get_info(ds), terms, TI_FLAT_MAX_TERMS);
+    e = ti_flat_export(ds, dir, terms, n, mask, out, !quiet);
+    ti_dataset_close(ds);
+    if (e) return cli_fail("dataset export", e);
+    if (!quiet) printf("dataset %s: %d flat features per bucket written to %s (see %s/features.json)\n", dir, n, out, out);
+    return 0;
+}
+
 int cmd_dataset(int argc, char **argv)
 {
     if (cli_wants_help(argc, argv)) {
         usage(stdout);
         return 0;
     }
+    if (argc >= 3 && strcmp(argv[1], "export") == 0) return cmd_dataset_export(argc, argv);
     if (argc != 3) {
         usage(stderr);
         return 2;

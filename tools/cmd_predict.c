@@ -98,6 +98,7 @@ int cmd_predict(int argc, char **argv)
     int64_t B = 0, T = 0, F = 0;
     if (!e) {
         if (v.ndim == 3) B = v.shape[0], T = v.shape[1], F = v.shape[2];
+        else if (v.ndim == 2 && mi->fixed_context && mi->context == 1) B = v.shape[0], T = 1, F = v.shape[1]; /* rows */
         else if (v.ndim == 2) B = 1, T = v.shape[0], F = v.shape[1];
         else e = ti_errorf(TI_ERR_FORMAT, "predict: %s is %d-D; the model takes [B,T,%d] (or [T,%d])", in, v.ndim, mi->n_features, mi->n_features);
     }
@@ -107,19 +108,27 @@ int cmd_predict(int argc, char **argv)
         e = ti_errorf(TI_ERR_FORMAT, "predict: %s has %lld rows per window; model %s takes %s%d", in, (long long)T, model,
                       mi->fixed_context ? "exactly " : "1..", mi->context);
     if (!e && B < 1) e = ti_errorf(TI_ERR_FORMAT, "predict: %s holds no window", in);
-    const size_t xs = (size_t)T * (size_t)F, ys = mi && mi->per_step ? (size_t)T : 1;
+    /* values per window: T for a per-position model, C for a model giving C values per row */
+    const size_t cols = mi && !mi->per_step && mi->outputs[0].ndim == 2 && mi->outputs[0].shape[1] > 1 ? (size_t)mi->outputs[0].shape[1] : 1;
+    const size_t xs = (size_t)T * (size_t)F, ys = mi && mi->per_step ? (size_t)T : cols;
     if (!e) {
         x = ti_malloc_aligned(v.count * sizeof(float) + 64, 64);
         y = ti_malloc_aligned((size_t)B * ys * sizeof(float) + 64, 64);
         if (!x || !y) e = ti_errorf(TI_ERR_NOMEM, "predict: out of memory for %lld windows", (long long)B);
     }
-    if (!e) e = ti_npy_to_f32(x, &v);
+    if (!e) e = ti_npy_to_f32_ex(x, &v, mi->missing_values);
     if (!e && !normalised) ti_model_normalise(m, x, (size_t)B * (size_t)T);
     if (!e && threads > 1) e = ti_pool_create(&pool, threads);
     if (!e) e = ti_ctx_create(&ctx, m, batch);
     for (int64_t b0 = 0; !e && b0 < B; b0 += batch) {
         const int n = (int)(B - b0 < batch ? B - b0 : batch);
-        e = ti_ctx_forward(ctx, y + (size_t)b0 * ys, x + (size_t)b0 * xs, n, (int)T, pool);
+        if (cols > 1) {
+            ti_tensor ti = {.dtype = TI_DTYPE_F32, .ndim = 3, .shape = {n, T, F}, .data = x + (size_t)b0 * xs};
+            ti_tensor to = {.dtype = TI_DTYPE_F32, .ndim = 2, .shape = {n, (int64_t)cols}, .data = y + (size_t)b0 * ys};
+            e = ti_ctx_run(ctx, &to, 1, &ti, 1, pool);
+        } else {
+            e = ti_ctx_forward(ctx, y + (size_t)b0 * ys, x + (size_t)b0 * xs, n, (int)T, pool);
+        }
     }
     if (!e) {
         int64_t shape[2] = {B, (int64_t)ys};
@@ -131,7 +140,7 @@ int cmd_predict(int argc, char **argv)
         e = write_npy(out, y, ndim, shape, ndim == 2 ? (size_t)B * ys : (size_t)B);
         if (!e && !quiet)
             printf("predict: %s (%s %s) on %lld windows of [%lld,%lld] -> %s %s\n", model, mi->kind, mi->arch, (long long)B,
-                   (long long)T, (long long)F, out, ndim == 2 ? "[B,T]" : "[B]");
+                   (long long)T, (long long)F, out, ndim == 2 ? (cols > 1 ? "[B,C]" : "[B,T]") : "[B]");
     }
     ti_ctx_destroy(ctx);
     ti_pool_destroy(pool);

@@ -1,6 +1,6 @@
 /* tickinfer: one interface for every model kind.
  *
- * A model kind (transformer, linear, ensemble, and the kinds to come: LSTM, trees, text
+ * A model kind (transformer, linear, ensemble, trees, and the kinds to come: LSTM, text
  * encoders) is a table of functions, like a ggml backend or a SQLite VFS (ti_model_kind_ops
  * below).  Everything above the kinds -- the registry and server, eval, the load generator,
  * ONNX, ensembles, the embedding API -- holds a ti_model and calls these functions; only a
@@ -64,7 +64,7 @@ typedef struct ti_tensor {
 } ti_tensor;
 
 typedef struct ti_model_info {
-    const char *kind;        /* "transformer", "linear", "ensemble" (the kind's name) */
+    const char *kind;        /* "transformer", "linear", "ensemble", "trees" (the kind's name) */
     char arch[32];           /* within the kind: "tinyrv", "rv_causal", "linear", ... */
     int n_inputs, n_outputs;
     ti_tensor_desc inputs[TI_IO_MAX], outputs[TI_IO_MAX];
@@ -73,6 +73,7 @@ typedef struct ti_model_info {
     int fixed_context;       /* 1: T must equal context (TinyRV) */
     int per_step;            /* 1: y [B,T] (an output per position); 0: y [B] */
     int native_step;         /* 1: the kind steps its own state (O(window) per row) */
+    int missing_values;      /* 1: NaN (missing) and +-inf inputs are defined by the model's rules (tree files) */
     size_t n_params;         /* scalars of weights (members summed for an ensemble) */
 } ti_model_info;
 
@@ -91,6 +92,7 @@ typedef struct ti_model_opts {
     int n_heads;             /* transformer: heads when the file has no config (0 = 4) */
     int context;             /* transformer: causal context when inferred (0 = 4096) */
     const ti_kernels *kernels; /* NULL = ti_kernels_best() */
+    int num_iteration;       /* trees: keep only the first N boosting iterations (0 = all) */
 } ti_model_opts;
 void ti_model_default_opts(ti_model_opts *o);
 
@@ -134,7 +136,7 @@ const ti_model_kind_ops *ti_model_kind_find(const char *name);
 /* ---- models ---------------------------------------------------------------------------- */
 
 /* Open any supported file (safetensors, PyTorch .pt, ONNX, ensemble/linear JSON or
- * safetensors).  Errors name the file and what is wrong with it.  opts may be NULL. */
+ * safetensors, LightGBM model.txt, XGBoost JSON/UBJSON, ONNX-ML tree ensembles).  Errors name the file and what is wrong with it.  opts may be NULL. */
 ti_err ti_model_open(ti_model **out, const char *path, const ti_model_opts *opts);
 void ti_model_free(ti_model *m);
 const ti_model_info *ti_model_get_info(const ti_model *m);

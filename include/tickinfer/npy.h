@@ -36,11 +36,16 @@ ti_err ti_npy_parse(ti_npy_view *out, const void *buf, size_t len);
 /* out[count] = the values as float32; TI_ERR_RANGE on NaN, Inf or a float64 outside the
  * float32 range (the message gives the flat index). */
 ti_err ti_npy_to_f32(float *out, const ti_npy_view *v);
+/* The same, with NaN (a missing value) and +-inf passed through when allow_missing: models
+ * whose rules define them (ti_model_info.missing_values: tree files). */
+ti_err ti_npy_to_f32_ex(float *out, const ti_npy_view *v, int allow_missing);
 
 /* Writes the format-1.0 header for a '<f4' C-order array of `shape` into hdr[cap];
  * the data (count * 4 bytes, little-endian) follows it.  The header length is a multiple
  * of 64.  TI_ERR_LIMIT if cap is too small (128 + 24 * ndim always suffices). */
 ti_err ti_npy_header_f32(char *hdr, size_t cap, size_t *hdr_len, int ndim, const int64_t *shape);
+/* The same for any dtype string ('<i4', '|i1', ...): the caller writes matching data. */
+ti_err ti_npy_header(char *hdr, size_t cap, size_t *hdr_len, const char *descr, int ndim, const int64_t *shape);
 
 #ifdef __cplusplus
 }

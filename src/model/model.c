@@ -39,7 +39,7 @@ struct ti_state {
     int64_t n;        /* rows seen */
 };
 
-static const ti_model_kind_ops *const kinds[] = {&ti_kind_ensemble, &ti_kind_linear, &ti_kind_transformer, NULL};
+static const ti_model_kind_ops *const kinds[] = {&ti_kind_ensemble, &ti_kind_trees, &ti_kind_linear, &ti_kind_transformer, NULL};
 
 const ti_model_kind_ops *const *ti_model_kinds(void) { return kinds; }
 
@@ -134,7 +134,7 @@ ti_err ti_model_open(ti_model **out, const char *path, const ti_model_opts *opts
     const ti_model_kind_ops *ops = NULL;
     if (opts->kind) {
         if (!(ops = ti_model_kind_find(opts->kind)))
-            return ti_errorf(TI_ERR_INVALID_ARG, "model %s: unknown kind '%s' (kinds: ensemble, linear, transformer)",
+            return ti_errorf(TI_ERR_INVALID_ARG, "model %s: unknown kind '%s' (kinds: ensemble, trees, linear, transformer)",
                              path, opts->kind);
     } else {
         uint8_t head[512];
@@ -158,7 +158,7 @@ ti_err ti_model_open(ti_model **out, const char *path, const ti_model_opts *opts
         if (!ops)
             return ti_errorf(TI_ERR_FORMAT,
                              "model %s: not a model file tickinfer reads (safetensors, PyTorch .pt, ONNX, "
-                             "ensemble JSON)",
+                             "ensemble JSON, LightGBM model.txt, XGBoost JSON/UBJSON)",
                              path);
     }
     void *impl = NULL;

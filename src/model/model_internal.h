@@ -8,6 +8,7 @@
 extern const ti_model_kind_ops ti_kind_transformer;
 extern const ti_model_kind_ops ti_kind_linear;
 extern const ti_model_kind_ops ti_kind_ensemble;
+extern const ti_model_kind_ops ti_kind_trees;
 
 /* Deep copy (the destination owns its arrays). */
 ti_err ti_model_norm_copy(ti_model_norm *dst, const ti_model_norm *src);

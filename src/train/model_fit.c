@@ -28,16 +28,16 @@ static void har_terms(ti_linear *lm, const ti_dataset_info *in)
     memset(lm, 0, sizeof *lm);
     lm->n_features = in->n_features, lm->context = in->history_len;
     const int T = in->history_len;
-    const ti_linear_term_def t[5] = {
-        {TI_FEAT_RV_300, 1, LIN_AGG_LAST, LIN_TR_LOG, 1e-5},  {TI_FEAT_RV_120, 1, LIN_AGG_LAST, LIN_TR_LOG, 1e-5},
-        {TI_FEAT_RV_30, 1, LIN_AGG_LAST, LIN_TR_LOG, 1e-5},   {TI_FEAT_N_TRADES, T, LIN_AGG_SUM, LIN_TR_LOG1P, 1e-5},
-        {TI_FEAT_LOG_SIZE, T, LIN_AGG_SUM_EXPM1, LIN_TR_LOG1P, 1e-5}};
+    const ti_wterm t[5] = {
+        {TI_FEAT_RV_300, 1, TI_WAGG_LAST, TI_WTR_LOG, 1e-5},  {TI_FEAT_RV_120, 1, TI_WAGG_LAST, TI_WTR_LOG, 1e-5},
+        {TI_FEAT_RV_30, 1, TI_WAGG_LAST, TI_WTR_LOG, 1e-5},   {TI_FEAT_N_TRADES, T, TI_WAGG_SUM, TI_WTR_LOG1P, 1e-5},
+        {TI_FEAT_LOG_SIZE, T, TI_WAGG_SUM_EXPM1, TI_WTR_LOG1P, 1e-5}};
     memcpy(lm->terms, t, sizeof t);
     lm->n_terms = 5;
     if (in->has_market) { /* mkt_logrv_300, mkt_logrv_30: already logs */
         const int m0 = in->n_features - TI_MKT_FEATURES;
-        lm->terms[lm->n_terms++] = (ti_linear_term_def){m0 + 2, 1, LIN_AGG_LAST, LIN_TR_NONE, 1e-5};
-        lm->terms[lm->n_terms++] = (ti_linear_term_def){m0 + 0, 1, LIN_AGG_LAST, LIN_TR_NONE, 1e-5};
+        lm->terms[lm->n_terms++] = (ti_wterm){m0 + 2, 1, TI_WAGG_LAST, TI_WTR_NONE, 1e-5};
+        lm->terms[lm->n_terms++] = (ti_wterm){m0 + 0, 1, TI_WAGG_LAST, TI_WTR_NONE, 1e-5};
     }
 }
 
@@ -131,7 +131,7 @@ ti_err ti_fit_linear_har(const ti_dataset *ds, const char *out_path, ti_fit_repo
         for (int r = 0; r < bt->n && i < n; r++, i++) {
             const float *xb = bt->x + (size_t)r * (size_t)bt->T * (size_t)bt->F;
             X[i * (size_t)k] = 1;
-            for (int t = 0; t < lm.n_terms; t++) X[i * (size_t)k + 1 + (size_t)t] = ti_linear_term(&lm.terms[t], xb, bt->T, bt->F);
+            for (int t = 0; t < lm.n_terms; t++) X[i * (size_t)k + 1 + (size_t)t] = ti_wterm_eval(&lm.terms[t], xb, bt->T, bt->F);
             y[i] = bt->y[r];
             ly[i] = log(bt->y[r]);
         }

@@ -234,8 +234,8 @@ TI_TEST(linear_model_rows_not_trades)
     ti_linear lm;
     memset(&lm, 0, sizeof lm);
     lm.n_features = 3, lm.context = 4, lm.n_terms = 2;
-    lm.terms[0] = (ti_linear_term_def){.feature = 1, .window = 1, .agg = LIN_AGG_LAST, .transform = LIN_TR_NONE, .floor = 1e-5};
-    lm.terms[1] = (ti_linear_term_def){.feature = 2, .window = 4, .agg = LIN_AGG_MEAN, .transform = LIN_TR_NONE, .floor = 1e-5};
+    lm.terms[0] = (ti_wterm){.feature = 1, .window = 1, .agg = TI_WAGG_LAST, .transform = TI_WTR_NONE, .floor = 1e-5};
+    lm.terms[1] = (ti_wterm){.feature = 2, .window = 4, .agg = TI_WAGG_MEAN, .transform = TI_WTR_NONE, .floor = 1e-5};
     lm.coef[0] = -5.0, lm.coef[1] = 0.5, lm.coef[2] = 2.0;
     TI_CHECK_OK(ti_linear_save(&lm, path, NULL, 2.0f));
     ti_model *m;

@@ -54,9 +54,9 @@ static void har_like(ti_linear *lm, int context)
     lm->n_features = 12, lm->context = context, lm->n_terms = 4;
     const int feat[4] = {7, 6, 5, 3};
     for (int k = 0; k < 4; k++)
-        lm->terms[k] = (ti_linear_term_def){.feature = feat[k], .window = k < 3 ? 1 : context,
-                                            .agg = k < 3 ? LIN_AGG_LAST : LIN_AGG_SUM,
-                                            .transform = k < 3 ? LIN_TR_LOG : LIN_TR_LOG1P, .floor = 1e-5};
+        lm->terms[k] = (ti_wterm){.feature = feat[k], .window = k < 3 ? 1 : context,
+                                            .agg = k < 3 ? TI_WAGG_LAST : TI_WAGG_SUM,
+                                            .transform = k < 3 ? TI_WTR_LOG : TI_WTR_LOG1P, .floor = 1e-5};
     const double c[5] = {-0.5, 0.6, 0.2, 0.1, 0.05};
     memcpy(lm->coef, c, sizeof c);
 }

@@ -1,6 +1,7 @@
-/* Serving kinds other than the transformer through the same server: a linear model and
- * an ensemble (causal transformer + linear) answer over v2 and /predict with what the
- * in-process models compute; metadata, Triton config and statistics describe the
+/* Serving kinds other than the transformer through the same server: a linear model, a
+ * LightGBM model (models/rv_lgbm.json) and ensembles (causal transformer + linear,
+ * causal transformer + LightGBM) answer over v2 and /predict with what the in-process
+ * models compute; metadata, Triton config and statistics describe the
  * ensemble's own tensors and steps. */
 #include <limits.h>
 #include <sys/stat.h>
@@ -14,16 +15,16 @@
 
 static ti_server *g_srv;
 static int g_port;
-static char g_dir[128], g_lin[256], g_ens[256];
+static char g_dir[128], g_lin[256], g_ens[256], g_ens_trees[256], g_trees[PATH_MAX];
 
 static ti_err write_models(void)
 {
     ti_linear lm;
     memset(&lm, 0, sizeof lm);
     lm.n_features = 12, lm.context = 300, lm.n_terms = 3;
-    lm.terms[0] = (ti_linear_term_def){7, 1, LIN_AGG_LAST, LIN_TR_LOG, 1e-5};
-    lm.terms[1] = (ti_linear_term_def){5, 1, LIN_AGG_LAST, LIN_TR_LOG, 1e-5};
-    lm.terms[2] = (ti_linear_term_def){1, 300, LIN_AGG_SUM_EXPM1, LIN_TR_LOG1P, 1e-5};
+    lm.terms[0] = (ti_wterm){7, 1, TI_WAGG_LAST, TI_WTR_LOG, 1e-5};
+    lm.terms[1] = (ti_wterm){5, 1, TI_WAGG_LAST, TI_WTR_LOG, 1e-5};
+    lm.terms[2] = (ti_wterm){1, 300, TI_WAGG_SUM_EXPM1, TI_WTR_LOG1P, 1e-5};
     lm.coef[0] = -1.5, lm.coef[1] = 0.7, lm.coef[2] = 0.2, lm.coef[3] = 0.01;
     snprintf(g_lin, sizeof g_lin, "%s/har.safetensors", g_dir);
     ti_err e = ti_linear_save(&lm, g_lin, NULL, 0.9f);
@@ -38,6 +39,18 @@ static ti_err write_models(void)
                 " {\"name\": \"har\", \"path\": \"har.safetensors\"}],"
                 " \"combiner\": {\"type\": \"linear\", \"weights\": [0.8, 0.25], \"bias\": 0.1}}\n",
                 rv);
+        fclose(f);
+    }
+    if (!e && !realpath("models/rv_lgbm.json", g_trees)) e = ti_errorf(TI_ERR_IO, "no models/rv_lgbm.json");
+    snprintf(g_ens_trees, sizeof g_ens_trees, "%s/ens_trees.json", g_dir);
+    f = e ? NULL : fopen(g_ens_trees, "w");
+    if (!e && !f) e = ti_errorf(TI_ERR_IO, "cannot write %s", g_ens_trees);
+    if (f) {
+        fprintf(f,
+                "{\"kind\": \"ensemble\", \"members\": [{\"name\": \"causal\", \"path\": \"%s\"},"
+                " {\"name\": \"lgbm\", \"path\": \"%s\"}],"
+                " \"combiner\": {\"type\": \"weighted_average\", \"weights\": [0.5, 0.5]}}\n",
+                rv, g_trees);
         fclose(f);
     }
     return e;
@@ -56,6 +69,8 @@ static ti_err start_server(void)
     if (!e) e = ti_server_create(&g_srv, &c);
     if (!e) e = ti_server_add_model(g_srv, "har", g_lin);
     if (!e) e = ti_server_add_model(g_srv, "ens", g_ens);
+    if (!e) e = ti_server_add_model(g_srv, "lgbm", g_trees);
+    if (!e) e = ti_server_add_model(g_srv, "ens_trees", g_ens_trees);
     if (!e) e = ti_server_start(g_srv);
     if (!e) g_port = ti_server_port(g_srv);
     return e;
@@ -93,18 +108,21 @@ static int get(const char *path, tc_resp *r) { return tc_request(g_port, "GET", 
 TI_TEST(ensemble_and_linear_answer_like_in_process)
 {
     enum { B = 3, T = 20, F = 12 };
-    static float x[B * T * F], want_e[B], want_l[B], got[B];
+    static float x[B * T * F], want_e[B], want_l[B], want_t[B], want_et[B], got[B];
     fill(x, sizeof x / sizeof x[0]);
     local_forward(g_ens, want_e, x, B, T);
     local_forward(g_lin, want_l, x, B, T);
+    local_forward(g_trees, want_t, x, B, T);
+    local_forward(g_ens_trees, want_et, x, B, T);
     sv_sbuf s;
     sv_sbuf_init(&s, 1 << 20);
     TI_CHECK_OK(sv_sbuf_printf(&s, "{\"inputs\":[{\"name\":\"x\",\"shape\":[%d,%d,%d],\"datatype\":\"FP32\",\"data\":[", B, T, F));
     TI_CHECK_OK(sv_sbuf_floats(&s, x, B * T * F));
     TI_CHECK_OK(sv_sbuf_puts(&s, "]}]}"));
-    const char *paths[2] = {"/v2/models/ens/infer", "/v2/models/har/infer"};
-    const float *want[2] = {want_e, want_l};
-    for (int k = 0; k < 2; k++) {
+    const char *paths[4] = {"/v2/models/ens/infer", "/v2/models/har/infer", "/v2/models/lgbm/infer",
+                            "/v2/models/ens_trees/infer"};
+    const float *want[4] = {want_e, want_l, want_t, want_et};
+    for (int k = 0; k < 4; k++) {
         tc_resp r;
         TI_CHECK(tc_request(g_port, "POST", paths[k], "Content-Type: application/json\r\n", s.data, s.len, &r) == 0);
         json_t *j = r.body ? json_loadb(r.body, r.body_len, 0, NULL) : NULL;
@@ -115,6 +133,13 @@ TI_TEST(ensemble_and_linear_answer_like_in_process)
         json_decref(j);
         tc_resp_free(&r);
     }
+    /* the tree ensemble is the mean of its members' log forecasts, not one of them */
+    TI_CHECK(want_et[0] != want_t[0]);
+    tc_resp md;
+    TI_CHECK(get("/v2/models/lgbm", &md) == 0 && md.status == 200);
+    TI_CHECK_MSG(md.body && strstr(md.body, "\"kind\":\"trees\"") && strstr(md.body, "\"shape\":[-1,-1,12]"), "lgbm metadata: %.300s",
+                 md.body ? md.body : "");
+    tc_resp_free(&md);
     sv_sbuf_clear(&s);
     TI_CHECK_OK(sv_sbuf_puts(&s, "{\"x\":"));
     TI_CHECK_OK(json_tensor3(&s, x, B, T, F));

@@ -4,8 +4,7 @@
  * (intercept first) and metadata tickinfer.linear (JSON):
  *   {"n_features":F,"context":T,"terms":[{"feature":7,"agg":"last","window":1,
  *    "transform":"log","floor":1e-5}, ...]}
- * agg: last | sum | mean | sum_expm1 (sum of expm1(x), undoing a log1p feature);
- * transform: none | log | log1p (log terms floored at `floor`).  Inputs are raw features
+ * Each term is a window term (include/tickinfer/window_terms.h).  Inputs are raw features
  * (the file may still carry tickinfer.norm_* to standardise them first). */
 #include "model/linear/linear.h"
 
@@ -18,38 +17,6 @@
 #include "model/model_internal.h"
 #include "tickinfer/safetensors.h"
 
-static const char *const agg_names[LIN_AGG__COUNT] = {"last", "sum", "mean", "sum_expm1"};
-static const char *const tr_names[LIN_TR__COUNT] = {"none", "log", "log1p"};
-
-static int name_index(const char *const *names, int n, const char *s)
-{
-    for (int i = 0; s && i < n; i++)
-        if (strcmp(names[i], s) == 0) return i;
-    return -1;
-}
-
-double ti_linear_term(const ti_linear_term_def *d, const float *x, int T, int F)
-{
-    const int w = d->window < T ? d->window : T;
-    double a = 0;
-    for (int t = T - w; t < T; t++) {
-        const double v = x[(size_t)t * (size_t)F + (size_t)d->feature];
-        switch (d->agg) {
-        case LIN_AGG_LAST: a = v; break;
-        case LIN_AGG_SUM:
-        case LIN_AGG_MEAN: a += v; break;
-        case LIN_AGG_SUM_EXPM1: a += expm1(v); break;
-        default: break;
-        }
-    }
-    if (d->agg == LIN_AGG_MEAN && w > 0) a /= w;
-    switch (d->transform) {
-    case LIN_TR_LOG: return log(a > d->floor ? a : d->floor);
-    case LIN_TR_LOG1P: return log1p(a > 0 ? a : 0);
-    default: return a;
-    }
-}
-
 /* y [B] = b0 + sum b_k term_k(x_b), x [B,T,F] */
 void ti_linear_predict(const ti_linear *lm, float *y, const float *x, int B, int T)
 {
@@ -57,7 +24,7 @@ void ti_linear_predict(const ti_linear *lm, float *y, const float *x, int B, int
     for (int b = 0; b < B; b++) {
         const float *xb = x + (size_t)b * (size_t)T * (size_t)F;
         double z = lm->coef[0];
-        for (int k = 0; k < lm->n_terms; k++) z += lm->coef[1 + k] * ti_linear_term(&lm->terms[k], xb, T, F);
+        for (int k = 0; k < lm->n_terms; k++) z += lm->coef[1 + k] * ti_wterm_eval(&lm->terms[k], xb, T, F);
         y[b] = (float)z;
     }
 }
@@ -81,24 +48,8 @@ ti_err ti_linear_terms_from_json(ti_linear *lm, const char *text, const char *la
         goto done;
     }
     lm->n_terms = (int)json_array_size(terms);
-    for (int k = 0; k < lm->n_terms; k++) {
-        json_t *t = json_array_get(terms, (size_t)k);
-        ti_linear_term_def *d = &lm->terms[k];
-        d->feature = (int)json_integer_value(json_object_get(t, "feature"));
-        d->window = (int)json_integer_value(json_object_get(t, "window"));
-        d->agg = name_index(agg_names, LIN_AGG__COUNT, json_string_value(json_object_get(t, "agg")));
-        d->transform = name_index(tr_names, LIN_TR__COUNT, json_string_value(json_object_get(t, "transform")));
-        json_t *fl = json_object_get(t, "floor");
-        d->floor = fl ? json_number_value(fl) : 1e-5;
-        if (d->feature < 0 || d->feature >= lm->n_features || d->window < 1 || d->window > lm->context || d->agg < 0 ||
-            d->transform < 0 || !(d->floor > 0)) {
-            e = ti_errorf(TI_ERR_FORMAT,
-                          "%s: term %d: feature must be 0..%d, window 1..%d, agg one of last|sum|mean|sum_expm1, "
-                          "transform none|log|log1p, floor > 0",
-                          label, k, lm->n_features - 1, lm->context);
-            goto done;
-        }
-    }
+    for (int k = 0; k < lm->n_terms && !e; k++)
+        e = ti_wterm_from_json(&lm->terms[k], json_array_get(terms, (size_t)k), lm->n_features, lm->context, label, k);
 done:
     json_decref(root);
     return e;
@@ -109,16 +60,7 @@ ti_err ti_linear_terms_to_json(char **out, const ti_linear *lm)
     json_t *root = json_object(), *terms = json_array();
     json_object_set_new(root, "n_features", json_integer(lm->n_features));
     json_object_set_new(root, "context", json_integer(lm->context));
-    for (int k = 0; k < lm->n_terms; k++) {
-        const ti_linear_term_def *d = &lm->terms[k];
-        json_t *t = json_object();
-        json_object_set_new(t, "feature", json_integer(d->feature));
-        json_object_set_new(t, "agg", json_string(agg_names[d->agg]));
-        json_object_set_new(t, "window", json_integer(d->window));
-        json_object_set_new(t, "transform", json_string(tr_names[d->transform]));
-        json_object_set_new(t, "floor", json_real(d->floor));
-        json_array_append_new(terms, t);
-    }
+    for (int k = 0; k < lm->n_terms; k++) json_array_append_new(terms, ti_wterm_to_json(&lm->terms[k]));
     json_object_set_new(root, "terms", terms);
     *out = json_dumps(root, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(17));
     json_decref(root);

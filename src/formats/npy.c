@@ -158,7 +158,9 @@ ti_err ti_npy_parse(ti_npy_view *out, const void *buf, size_t len)
     return TI_OK;
 }
 
-ti_err ti_npy_to_f32(float *out, const ti_npy_view *v)
+ti_err ti_npy_to_f32(float *out, const ti_npy_view *v) { return ti_npy_to_f32_ex(out, v, 0); }
+
+ti_err ti_npy_to_f32_ex(float *out, const ti_npy_view *v, int allow_missing)
 {
     for (size_t i = 0; i < v->count; i++) {
         double d;
@@ -182,8 +184,13 @@ ti_err ti_npy_to_f32(float *out, const ti_npy_view *v)
                 }
             memcpy(&d, t, 8);
         }
+        if (allow_missing && !isfinite(d)) { /* NaN (missing) and +-inf: the model's splits decide */
+            out[i] = (float)d;
+            continue;
+        }
         if (!isfinite(d) || fabs(d) > 3.4028234663852886e38)
-            return ti_errorf(TI_ERR_RANGE, "npy: value at flat index %zu is %g, not a finite float32", i, d);
+            return ti_errorf(TI_ERR_RANGE, "npy: value at flat index %zu is %g, not a finite float32%s", i, d,
+                             "");
         out[i] = (float)d;
     }
     return TI_OK;
@@ -191,9 +198,14 @@ ti_err ti_npy_to_f32(float *out, const ti_npy_view *v)
 
 ti_err ti_npy_header_f32(char *hdr, size_t cap, size_t *hdr_len, int ndim, const int64_t *shape)
 {
+    return ti_npy_header(hdr, cap, hdr_len, "<f4", ndim, shape);
+}
+
+ti_err ti_npy_header(char *hdr, size_t cap, size_t *hdr_len, const char *descr, int ndim, const int64_t *shape)
+{
     if (ndim < 0 || ndim > TI_NPY_MAX_DIMS) return ti_errorf(TI_ERR_INVALID_ARG, "npy: ndim %d out of range", ndim);
     char dict[256];
-    int n = snprintf(dict, sizeof dict, "{'descr': '<f4', 'fortran_order': False, 'shape': (");
+    int n = snprintf(dict, sizeof dict, "{'descr': '%s', 'fortran_order': False, 'shape': (", descr);
     for (int i = 0; i < ndim; i++)
         n += snprintf(dict + n, sizeof dict - (size_t)n, "%lld%s", (long long)shape[i], ndim == 1 || i + 1 < ndim ? ", " : "");
     n += snprintf(dict + n, sizeof dict - (size_t)n, "), }");
