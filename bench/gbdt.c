@@ -28,8 +28,8 @@
  *                float32 rows converted to float64 in 256-row blocks (lleaves' own predict
  *                converts too); T > 1: rows split over a tickinfer pool (lleaves' Python
  *                predict splits rows over a thread pool alike)
- *   tickinfer    ti_model_load(model.txt) + ti_runner_infer(x [B,1,F] -> y [B]); n_threads=T
- *                (reported "model kind not available" while the gbdt kind is missing)
+ *   tickinfer    ti_model_load(model.txt) + ti_runner_infer(x [B,1,F] -> y [B]); n_threads=T;
+ *                batches above the runner's 65,536-row limit in several calls
  *
  *   build/release/bench/gbdt --dir build/bench_gbdt --lightgbm LIB --xgboost LIB
  *       --onnxruntime LIB [--models small,large] [--engines a,b] [--rows N] [--quick] [--out PATH] */
@@ -542,7 +542,9 @@ static int compiled_run(engine *e, const float *x, int n, double *y, ti_pool_fn 
 {
     compiled_state *s = e->st;
     s->x = x, s->y = y;
-    if (s->pool && n > 1) ti_pool_parallel_for(s->pool, (size_t)n, CHUNK_ROWS < n / 2 ? CHUNK_ROWS : 1, fn, s);
+    /* chunks of CHUNK_ROWS, or one per worker for small batches */
+    const int per_worker = n / s->n_workers > 0 ? n / s->n_workers : 1;
+    if (s->pool && n > 1) ti_pool_parallel_for(s->pool, (size_t)n, per_worker < CHUNK_ROWS ? per_worker : CHUNK_ROWS, fn, s);
     else fn(s, 0, (size_t)n, 0);
     return 0;
 }
@@ -587,9 +589,12 @@ static int lleaves_predict_row(engine *e, const float *x, double *y)
 }
 
 /* ---- tickinfer (the embedding API) ---- */
+#define TI_MAX_BATCH 65536 /* ti_runner_create's limit: larger batches go in several calls */
 typedef struct ti_state {
     ti_model *m;
     ti_runner *r;
+    int max_batch;
+    int f;
     float *y; /* [max_rows] */
 } ti_state;
 static int tick_open(engine *e, const char *dir, int f, int max_rows, int threads)
@@ -611,7 +616,8 @@ static int tick_open(engine *e, const char *dir, int f, int max_rows, int thread
         return -1;
     }
     ti_runner_opts ro = ti_runner_default_opts();
-    ro.max_batch = max_rows;
+    s->max_batch = ro.max_batch = max_rows < TI_MAX_BATCH ? max_rows : TI_MAX_BATCH;
+    s->f = f;
     ro.n_threads = threads;
     ro.raw_inputs = 0; /* trees split raw feature values: nothing to normalise */
     if ((err = ti_runner_create(&s->r, s->m, &ro)) || !(s->y = malloc((size_t)max_rows * sizeof *s->y))) {
@@ -623,10 +629,13 @@ static int tick_open(engine *e, const char *dir, int f, int max_rows, int thread
 static int tick_predict(engine *e, const float *x, int n, double *y)
 {
     ti_state *s = e->st;
-    ti_err err = ti_runner_infer(s->r, s->y, x, n, 1);
-    if (err) {
-        snprintf(e->err, sizeof e->err, "ti_runner_infer: %s", ti_last_error());
-        return -1;
+    for (int b = 0; b < n; b += s->max_batch) {
+        const int m = n - b < s->max_batch ? n - b : s->max_batch;
+        ti_err err = ti_runner_infer(s->r, s->y + b, x + (size_t)b * s->f, m, 1);
+        if (err) {
+            snprintf(e->err, sizeof e->err, "ti_runner_infer: %s", ti_last_error());
+            return -1;
+        }
     }
     for (int i = 0; i < n; i++) y[i] = s->y[i];
     return 0;
@@ -659,7 +668,7 @@ typedef struct result {
 } result;
 
 typedef struct settings {
-    double min_seconds;  /* per batch point */
+    double min_seconds, max_seconds; /* per batch point */
     int min_reps;
     int row_calls_small, row_calls_large;
     double tol;
@@ -682,10 +691,10 @@ static int cmp_u64(const void *a, const void *b)
     return x < y ? -1 : x > y;
 }
 
-/* Calls predict on n rows until min_seconds and min_reps (a call over all rows stops after
- * min_seconds even below min_reps: on the large model one pass takes seconds), windows
- * sliding over the rows; rows/s = n / median call time.  times_ns[0] may be given (a call
- * already timed). */
+/* Calls predict on n rows for at least min_seconds and min_reps calls (but no more than
+ * max_seconds once min_seconds have passed: on the large model one pass over all rows
+ * takes seconds), windows sliding over the rows; rows/s = n / median call time.  first_ns:
+ * a call already timed (0: none). */
 static int time_batches(engine *e, const rows *d, int n, const settings *st, double *y, uint64_t first_ns,
                         double *rows_per_s, int *reps_out)
 {
@@ -695,8 +704,9 @@ static int time_batches(engine *e, const rows *d, int n, const settings *st, dou
     if (first_ns) times[reps++] = first_ns;
     const double start = ti_now_s() - (double)first_ns * 1e-9;
     size_t off = 0;
-    while (reps < MAX_REPS && (reps < st->min_reps || ti_now_s() - start < st->min_seconds)) {
-        if (n == d->n && reps > 0 && ti_now_s() - start >= st->min_seconds) break;
+    for (;;) {
+        const double el = ti_now_s() - start;
+        if (reps >= MAX_REPS || (el >= st->min_seconds && (reps >= st->min_reps || el >= st->max_seconds))) break;
         if (off + (size_t)n > (size_t)d->n) off = 0;
         const uint64_t t0 = ti_now_ns();
         if (e->predict(e, d->x + off * d->f, n, y + off)) return -1;
@@ -865,11 +875,11 @@ int main(int argc, char **argv)
     };
     const int n_eng = (int)(sizeof eng / sizeof eng[0]);
     int max_rows = 0; /* 0: all rows of rows.npy */
-    settings st = {.min_seconds = 0.3, .min_reps = 3, .row_calls_small = 20000, .row_calls_large = 2000,
+    settings st = {.min_seconds = 0.3, .max_seconds = 2.0, .min_reps = 3, .row_calls_small = 20000, .row_calls_large = 2000,
                    .tol = 1e-5};
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
-        if (!strcmp(a, "--quick")) st.min_seconds = 0.05, st.min_reps = 1, st.row_calls_small = 2000,
+        if (!strcmp(a, "--quick")) st.min_seconds = 0.05, st.max_seconds = 0.3, st.min_reps = 1, st.row_calls_small = 2000,
                                    st.row_calls_large = 200;
         else if (v && !strcmp(a, "--dir")) dir = v, i++;
         else if (v && !strcmp(a, "--out")) out = v, i++;

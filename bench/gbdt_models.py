@@ -79,7 +79,7 @@ def sha(path):
 
 
 def versions():
-    import lightgbm, xgboost, onnx, onnxruntime, treelite, tl2cgen, lleaves, llvmlite, llvmlite.binding  # noqa: E401
+    import lightgbm, xgboost, onnx, onnxruntime, treelite, tl2cgen, llvmlite, llvmlite.binding  # noqa: E401
     from importlib.metadata import version
     return {"lightgbm": lightgbm.__version__, "xgboost": xgboost.__version__, "onnx": onnx.__version__,
             "onnxruntime": onnxruntime.__version__, "treelite": treelite.__version__,
@@ -243,7 +243,13 @@ def to_tl2cgen(model_txt, path, workdir):
                        options=TL2CGEN_OPTIONS, verbose=False)
 
 
-def to_lleaves(model_txt, path, workdir):
+# lleaves' finline (inline every tree into the root function: its fastest code) per model.
+# For the large model LLVM's inlined compile ran for more than 40 minutes on 2 cores
+# without finishing; finline=False (lleaves' documented faster-compile option) takes ~5.
+LLEAVES_INLINE = {"small": True, "large": False}
+
+
+def to_lleaves(model_txt, path, workdir, finline=True):
     """lleaves: LLVM-compiled forest, float64 in and out (its default; float32 thresholds would
     route differently), its object cache linked into a shared library.  Entry point:
     void forest_root(double *rows [n, F], double *out [n], int begin, int end)."""
@@ -251,9 +257,18 @@ def to_lleaves(model_txt, path, workdir):
     obj = os.path.join(workdir, "lleaves.o")
     if os.path.exists(obj):
         os.remove(obj)
-    lleaves.Model(model_file=model_txt).compile(cache=obj)
+    lleaves.Model(model_file=model_txt).compile(cache=obj, finline=finline)
     subprocess.run(["gcc", "-shared", "-o", path, obj], check=True)
     os.remove(obj)
+
+
+def artifact_key(model_sha, ver, name, dep):
+    """What a converted or compiled model depends on (its stamp)."""
+    k = {"model": model_sha, dep: ver[dep], "treelite": ver["treelite"], "llvmlite": ver["llvmlite"],
+         "tl2cgen_options": TL2CGEN_OPTIONS, "units": "trees/10"}
+    if dep == "lleaves":
+        k["finline"] = LLEAVES_INLINE[name]
+    return json.dumps(k)
 
 
 def build_model(name, spec, out, X_train, y_train, ver):
@@ -272,25 +287,29 @@ def build_model(name, spec, out, X_train, y_train, ver):
         write_stamp(os.path.join(d, "train.stamp"), key)
         log(f"{name}: trained {booster.num_trees()} trees in {time.time() - t0:.1f} s")
     booster = lgb.Booster(model_file=txt)
-    info = dict(trees=booster.num_trees(), max_leaves=max(t["num_leaves"] for t in booster.dump_model()["tree_info"]))
+    leaves = [int(line.split("=")[1]) for line in open(txt) if line.startswith("num_leaves=")]
+    info = dict(trees=booster.num_trees(), max_leaves=max(leaves))
     h = sha(txt)
     trees = None
+    rebuilt = False
     for fname, fn, dep in (("xgb.json", to_xgboost, "xgboost"), ("model.onnx", to_onnx, "onnx"),
                            ("tl2cgen.so", to_tl2cgen, "tl2cgen"), ("lleaves.so", to_lleaves, "lleaves")):
         stamp = os.path.join(d, fname + ".stamp")
-        k = json.dumps({"model": h, dep: ver[dep], "treelite": ver["treelite"], "llvmlite": ver["llvmlite"],
-                        "tl2cgen_options": TL2CGEN_OPTIONS, "units": "trees/10"})
+        k = artifact_key(h, ver, name, dep)
         if stamp_ok(stamp, k) and os.path.exists(os.path.join(d, fname)):
             continue
         t0 = time.time()
         if fn in (to_xgboost, to_onnx):
             trees = trees or flat_trees(booster)
             fn(trees, os.path.join(d, fname)) if fn is to_onnx else fn(trees, os.path.join(d, fname), d)
+        elif fn is to_lleaves:
+            fn(txt, os.path.join(d, fname), d, finline=LLEAVES_INLINE[name])
         else:
             fn(txt, os.path.join(d, fname), d)
         write_stamp(stamp, k)
+        rebuilt = True
         log(f"{name}: {fname} in {time.time() - t0:.1f} s")
-    return booster, info
+    return booster, info, rebuilt
 
 
 def check_peers(name, d, booster, X, ref):
@@ -327,12 +346,14 @@ def main():
     rows_path = os.path.join(a.out, "rows.npy")
     if not os.path.exists(rows_path) or np.load(rows_path).shape != X.shape or not np.array_equal(np.load(rows_path), X):
         np.save(rows_path, X)
+    meta_path = os.path.join(a.out, "meta.json")
+    old_meta = json.load(open(meta_path)) if os.path.exists(meta_path) else {}
     meta = {"rows": a.rows, "features": N_FEATURES, "data": "synthetic heavy-tailed (Student-t(3), log-normal, "
             "correlated Gaussian features; non-linear target with t(3) noise), seed %d" % SEED,
             "versions": ver, "models": {}}
     for name in a.only.split(","):
         spec = MODELS[name]
-        booster, info = build_model(name, spec, a.out, X_train, y_train, ver)
+        booster, info, rebuilt = build_model(name, spec, a.out, X_train, y_train, ver)
         d = os.path.join(a.out, name)
         ref_path = os.path.join(d, "ref.npy")
         key = json.dumps({"model": sha(os.path.join(d, "model.txt")), "rows": sha(rows_path)})
@@ -341,14 +362,19 @@ def main():
             np.save(ref_path, booster.predict(X, num_threads=2).astype(np.float64))
             write_stamp(ref_path + ".stamp", key)
             log(f"{name}: reference predictions in {time.time() - t0:.1f} s")
+            rebuilt = True
         ref = np.load(ref_path)
-        errs = check_peers(name, d, booster, X, ref)
+        # the converted models, checked from Python when (re)made (the C harness checks every
+        # engine on all rows in every run)
+        errs = old_meta.get("models", {}).get(name, {}).get("python_check_max_rel_err")
+        if rebuilt or errs is None:
+            errs = check_peers(name, d, booster, X, ref)
         log(f"{name}: {info['trees']} trees, <= {info['max_leaves']} leaves; python check max rel err " +
             ", ".join(f"{k} {v:.2e}" for k, v in errs.items()))
-        meta["models"][name] = dict(info, train_rows=spec["train_rows"], rounds=spec["rounds"],
+        meta["models"][name] = dict(info, lleaves_finline=LLEAVES_INLINE[name], train_rows=spec["train_rows"], rounds=spec["rounds"],
                                     lightgbm_params=spec["params"], python_check_max_rel_err=errs,
                                     ref_mean=float(ref.mean()), ref_std=float(ref.std()))
-    json.dump(meta, open(os.path.join(a.out, "meta.json"), "w"), indent=1)
+    json.dump(meta, open(meta_path, "w"), indent=1)
 
 
 if __name__ == "__main__":
