@@ -4,12 +4,13 @@
  *
  * Per model (small: 100 trees x 31 leaves, large: 2,000 x 255) x engine x threads (1, 2):
  *   - check: every engine's predictions of all rows (the first call of the all-rows batch
- *     point) and of the first 1,000 rows one by one (single-row path) against LightGBM's
+ *     point) and of the first 1,000 (large: 200) rows one by one (single-row path) against LightGBM's
  *     own (ref.npy); an engine off by more than --tol (relative, see rel_err) is reported
  *     WRONG and not timed further;
  *   - single-row latency: one call per row, cycling through the rows (p50/p99/mean, HDR
  *     histogram, each call timed);
- *   - batch throughput at 32, 1,024 and all rows (100,000): rows / median call time.
+ *   - batch throughput at 32, 1,024 and all rows (100,000; the large model: 10,000, see
+ *     --large-rows): rows / median call time.
  * Rows/s at batch 1 is 1e6 / single-row p50.
  *
  * Each peer is loaded with dlopen from the pip wheels (paths on the command line) and
@@ -733,7 +734,7 @@ static int bench_engine(engine *e, const char *dir, const rows *d, const char *m
     }
     /* check: the single-row path on the first rows, then one timed call over all rows (the
      * largest batch point's first repetition) checked row by row */
-    const int n_row = d->n < 1000 ? d->n : 1000;
+    const int n_row_max = large ? 200 : 1000, n_row = d->n < n_row_max ? d->n : n_row_max;
     for (int i = 0; i < n_row; i++) {
         double yi = NAN;
         if (e->predict_row(e, d->x + (size_t)i * d->f, &yi)) {
@@ -762,13 +763,18 @@ static int bench_engine(engine *e, const char *dir, const rows *d, const char *m
     /* single row: one call per row, cycling through the rows (trees see fresh paths) */
     ti_hist h;
     if (ti_hist_init(&h, 10ull * 1000000000ull, 7) != TI_OK) return -1;
-    const int calls = large ? st->row_calls_large : st->row_calls_small;
+    /* up to row_calls calls, at least MIN_ROW_CALLS, no longer than max_seconds beyond those */
+    enum { MIN_ROW_CALLS = 200 };
+    const int max_calls = large ? st->row_calls_large : st->row_calls_small;
+    const double row_start = ti_now_s();
     double y1;
-    for (int i = 0; i < calls; i++) {
-        const float *x = d->x + (size_t)(i % d->n) * d->f;
+    int calls = 0;
+    while (calls < max_calls && (calls < MIN_ROW_CALLS || ti_now_s() - row_start < st->max_seconds)) {
+        const float *x = d->x + (size_t)(calls % d->n) * d->f;
         const uint64_t c0 = ti_now_ns();
         e->predict_row(e, x, &y1);
         ti_hist_record(&h, ti_now_ns() - c0);
+        calls++;
     }
     r->row_calls = calls;
     r->p50_us = (double)ti_hist_quantile(&h, 0.5) * 1e-3;
@@ -874,7 +880,10 @@ int main(int argc, char **argv)
         {"onnxruntime", ort_open, ort_predict, ort_predict_row, ort_close, NULL, NULL, NULL, ""},
     };
     const int n_eng = (int)(sizeof eng / sizeof eng[0]);
-    int max_rows = 0; /* 0: all rows of rows.npy */
+    int max_rows = 0;        /* 0: all rows of rows.npy */
+    int large_rows = 10000; /* the large model's rows (0: as the small one): a pass over 100,000
+                               rows takes LightGBM over a minute there, and the rows/s of
+                               batches >= 1,024 do not change with the batch */
     settings st = {.min_seconds = 0.3, .max_seconds = 2.0, .min_reps = 3, .row_calls_small = 20000, .row_calls_large = 2000,
                    .tol = 1e-5};
     for (int i = 1; i < argc; i++) {
@@ -889,13 +898,14 @@ int main(int argc, char **argv)
         else if (v && !strcmp(a, "--seconds")) st.min_seconds = atof(v), i++;
         else if (v && !strcmp(a, "--tol")) st.tol = atof(v), i++;
         else if (v && !strcmp(a, "--rows")) max_rows = atoi(v), i++;
+        else if (v && !strcmp(a, "--large-rows")) large_rows = atoi(v), i++;
         else if (v && !strcmp(a, "--lightgbm")) eng[1].lib = v, i++;
         else if (v && !strcmp(a, "--xgboost")) eng[2].lib = v, i++;
         else if (v && !strcmp(a, "--onnxruntime")) eng[5].lib = v, i++;
         else {
             fprintf(stderr,
                     "usage: %s [--dir DIR] [--out PATH] [--models small,large] [--engines LIST] [--threads 1,2]\n"
-                    "          [--seconds S] [--tol T] [--rows N] [--quick]\n"
+                    "          [--seconds S] [--tol T] [--rows N] [--large-rows N (10000)] [--quick]\n"
                     "          --lightgbm lib_lightgbm.so --xgboost libxgboost.so --onnxruntime libonnxruntime.so\n",
                     argv[0]);
             return 2;
@@ -913,6 +923,7 @@ int main(int argc, char **argv)
         snprintf(mdir, sizeof mdir, "%s/%s", dir, model);
         if (load_rows(&d, dir, model)) return 1;
         if (max_rows > 0 && max_rows < d.n) d.n = max_rows;
+        if (mi == 1 && large_rows > 0 && large_rows < d.n) d.n = large_rows;
         double *y = malloc((size_t)d.n * sizeof *y);
         if (!y) return 1;
         for (int ei = 0; ei < n_eng; ei++) {

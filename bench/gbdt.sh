@@ -4,8 +4,8 @@
 # same threads, each through its C interface in one C harness (bench/gbdt.c).  Writes
 # bench/results/gbdt_peers.{json,md}.  Models, rows and the compiled peers are cached in
 # build/bench_gbdt/ (rebuilt only when their inputs change): a cold run trains and compiles
-# for ~15 minutes on 2 cores (TL2cgen's gcc -O3 on the large model is most of it), a warm
-# run takes ~3.  QUICK=1: fewer repetitions, 20,000 rows.
+# for ~20 minutes on 2 cores (TL2cgen's gcc -O3 on the large model ~9, lleaves ~5, training
+# ~2), a warm run takes ~2.  QUICK=1: fewer repetitions, 20,000 rows.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=.venv/bin/python

@@ -244,8 +244,8 @@ def to_tl2cgen(model_txt, path, workdir):
 
 
 # lleaves' finline (inline every tree into the root function: its fastest code) per model.
-# For the large model LLVM's inlined compile ran for more than 40 minutes on 2 cores
-# without finishing; finline=False (lleaves' documented faster-compile option) takes ~5.
+# For the large model LLVM's inlined compile ran for 50 minutes on 2 cores, grew past 7.6 GB
+# and was killed unfinished; finline=False (lleaves' faster-compile option) takes ~5 minutes.
 LLEAVES_INLINE = {"small": True, "large": False}
 
 
