@@ -12,8 +12,8 @@ onnxmltools) ONNX-ML, and for every case writes into OUTDIR:
     <model file>           the file the C loader reads (.txt LightGBM, .json/.ubj XGBoost,
                            .onnx ONNX-ML); several cases may share one file
     <case>.rows.npy        float32 [M, K]: real test rows, then adversarial rows (NaN,
-                           +-inf, +-0, +-3e38, +-1e-45, every split threshold as float32
-                           and its float32 neighbours, unseen categories)
+                           +-inf, +-0, +-3e38, +-1e-45, +-1e-35, split thresholds as
+                           float32 and their float32 neighbours, unseen categories)
     <case>.pred.npy        float64 [M] or [M, C]: the library's own prediction on the rows,
                            in its default output space (probabilities, exp() for
                            poisson/gamma/tweedie, class index for multi:softmax)
@@ -96,9 +96,12 @@ def with_nans(X, frac, seed):
 
 def special_rows(base):
     """base [B,K] real rows.  Per feature (categorical ones too: floats on the wire): NaN,
-    +-inf, +-0, +-3e38, +-1e-45 (subnormal); then one all-NaN row."""
+    +-inf, +-0, +-3e38, +-1e-45 (subnormal), +-1e-35f (LightGBM's kZeroThreshold: it
+    reads |x| <= 1e-35f as 0) and the next float32 away from 0; then one all-NaN row."""
     K = base.shape[1]
-    vals = [np.nan, np.inf, -np.inf, 0.0, -0.0, 3e38, -3e38, 1e-45, -1e-45]
+    z = np.float32(1e-35)
+    vals = [np.nan, np.inf, -np.inf, 0.0, -0.0, 3e38, -3e38, 1e-45, -1e-45,
+            z, -z, np.nextafter(z, np.float32(1)), np.nextafter(-z, np.float32(-1))]
     rows = []
     for v in vals:
         for j in range(K):
@@ -114,9 +117,12 @@ def threshold_rows(base, splits, seed):
     rounded to float32 and its two float32 neighbours (the rounding may land on either
     side of a float64 threshold, so both sides are covered)."""
     pairs = sorted({(int(f), float(t)) for f, t in splits})
-    if len(pairs) > N_ADV_THRESHOLDS:
-        pick = np.random.default_rng(seed).choice(len(pairs), N_ADV_THRESHOLDS, replace=False)
-        pairs = [pairs[i] for i in sorted(pick)]
+    near0 = [p for p in pairs if abs(p[1]) < 1e-30]  # LightGBM's +-1e-35 bin edges: all kept
+    rest = [p for p in pairs if abs(p[1]) >= 1e-30]
+    if len(rest) > N_ADV_THRESHOLDS:
+        pick = np.random.default_rng(seed).choice(len(rest), N_ADV_THRESHOLDS, replace=False)
+        rest = [rest[i] for i in sorted(pick)]
+    pairs = near0 + rest
     rows = []
     for f, t in pairs:
         t32 = np.float32(t)
@@ -418,7 +424,7 @@ def run_cases(o):
     o.lgb("lgb_nan", {"objective": "regression"}, X=Xnan,
           notes="10% NaN in the train data: splits with missing_type NaN (decision_type bits 2-3 = 2)")
     o.lgb("lgb_zero_missing", {"objective": "regression", "zero_as_missing": True},
-          notes="zero_as_missing: missing_type Zero; |x| <= 1e-35 and NaN take the default side")
+          notes="zero_as_missing: missing_type Zero; |x| <= 1e-35f and NaN take the default side")
     o.lgb("lgb_binary", {"objective": "binary"}, label=binary, weight=False, notes="y above the train median")
     o.lgb("lgb_multiclass", {"objective": "multiclass", "num_class": 3, "num_leaves": 7}, label=terciles,
           weight=False, notes="3 classes by train terciles of y; softmax")
@@ -441,6 +447,9 @@ def run_cases(o):
                      "feature_fraction": 0.8}, rounds=20,
           notes="random forest: average_output in the header; pred = mean of the trees, "
                 "but LightGBM's raw_score (margin) is their plain SUM")
+    o.lgb("lgb_single_leaf", {"objective": "regression", "min_data_in_leaf": int(tr.sum())}, rounds=5,
+          notes="no split possible: LightGBM stops after one tree with num_leaves=1 and empty "
+                "split_feature=/threshold=/... lines; pred = its leaf_value")
     o.lgb("lgb_linear_tree", {"objective": "regression", "linear_tree": True}, rounds=10,
           expect_error="linear", notes="linear_tree=True (is_linear=1 trees): the C loader must refuse")
 
@@ -475,7 +484,10 @@ def run_cases(o):
     o.xgb("xgb_forest_iter", {}, num_iteration=3, reuse="xgb_forest",
           notes="xgb_forest.json with iteration_range (0,3): trees 0..8")
     o.xgb("xgb_dart", {"objective": "reg:squarederror", "booster": "dart", "rate_drop": 0.3, "skip_drop": 0.0},
-          notes="dart: leaf values times weight_drop[tree] at inference")
+          notes="dart: leaf values times weight_drop[tree] at inference; rows with +-inf come "
+                "from inplace_predict, which may differ from DMatrix predict by 1 float32 ulp")
+    o.xgb("xgb_single_leaf", {"objective": "reg:squarederror", "base_score": 0.01, "gamma": 1e9}, rounds=5,
+          notes="min_split_loss 1e9: every tree is one leaf node (left_children [-1]), leaf != 0")
     o.xgb("xgb_gblinear", {"objective": "reg:squarederror", "booster": "gblinear"}, rounds=10,
           expect_error="gblinear", notes="linear booster: the C loader must refuse")
 
