@@ -428,7 +428,8 @@ def run_cases(o):
     o.lgb("lgb_binary", {"objective": "binary"}, label=binary, weight=False, notes="y above the train median")
     o.lgb("lgb_multiclass", {"objective": "multiclass", "num_class": 3, "num_leaves": 7}, label=terciles,
           weight=False, notes="3 classes by train terciles of y; softmax")
-    o.lgb("lgb_multiclass_iter", {}, num_iteration=7, reuse="lgb_multiclass", notes="lgb_multiclass.txt with num_iteration=7 (21 trees)")
+    o.lgb("lgb_multiclass_iter", {}, num_iteration=7, reuse="lgb_multiclass",
+          notes="lgb_multiclass.txt with num_iteration=7 (21 trees)")
     o.lgb("lgb_multiova", {"objective": "multiclassova", "num_class": 3, "num_leaves": 7}, label=terciles,
           weight=False, notes="one-vs-all: a sigmoid per class, rows do not sum to 1")
     o.lgb("lgb_cat", {"objective": "regression", "min_data_per_group": 20, "cat_smooth": 1.0,
@@ -461,9 +462,9 @@ def run_cases(o):
           notes="explicit base_score 0.3 (stored as \"[3E-1]\")")
     o.xgb("xgb_nan", {"objective": "reg:squarederror"}, X=Xnan, notes="10% NaN in train data: default_left learned")
     o.xgb("xgb_binary", {"objective": "binary:logistic"}, label=binary, weight=False,
-          notes="pred = sigmoid(margin); base_score stored as a probability")
+          notes="pred = sigmoid(margin); base_score is a probability: the margin starts at logit(base_score)")
     o.xgb("xgb_logitraw", {"objective": "binary:logitraw"}, label=binary, weight=False,
-          notes="pred = margin; base_score stored as a probability all the same (margin = logit(base_score))")
+          notes="pred = margin; unlike binary:logistic, base_score is added to the margin as it is (no logit)")
     o.xgb("xgb_multi", {"objective": "multi:softprob", "num_class": 3, "max_depth": 3}, label=terciles,
           weight=False, notes="softprob: pred [M,3] softmax of the margins")
     o.xgb("xgb_softmax", {"objective": "multi:softmax", "num_class": 3, "max_depth": 3}, label=terciles,
