@@ -146,7 +146,9 @@ def main(argv):
                    "best_iteration": int(best), "library": version}
         wrapper = {"format": "tickinfer-trees", "version": 1, "trees": tree_file, "output": "rv",
                    "n_features": meta["n_features"], "context": meta["context"], "terms": meta["terms"],
-                   "names": meta["names"], "metrics": metrics}
+                   "names": meta["names"], "feature_names": meta.get("feature_names"), "metrics": metrics}
+        if wrapper["feature_names"] is None:
+            del wrapper["feature_names"]
         with open(os.path.join(a.out, wrapper_file), "w") as f:
             json.dump(wrapper, f, indent=1)
         report["models"][lib] = {**metrics, "trees": tree_file, "wrapper": wrapper_file, "params": params,

@@ -24,6 +24,15 @@ ti_err gb_forest_init(gb_forest *f, gb_flavor flavor, int n_outputs)
     return TI_OK;
 }
 
+/* The compiled layout (gb_forest_finish) alone. */
+static void compiled_free(gb_forest *f)
+{
+    free(f->fn), free(f->froot), free(f->fspecial), free(f->fleaf_d), free(f->fleaf_f);
+    free(f->sthr), free(f->sfeat), free(f->sright), free(f->spack);
+    f->fn = NULL, f->froot = NULL, f->fspecial = NULL, f->fleaf_d = NULL, f->fleaf_f = NULL;
+    f->sthr = NULL, f->sfeat = NULL, f->sright = NULL, f->spack = NULL;
+}
+
 void gb_forest_free(gb_forest *f)
 {
     free(f->nodes);
@@ -31,15 +40,7 @@ void gb_forest_free(gb_forest *f)
     free(f->tree_class);
     free(f->tree_weight);
     free(f->cats);
-    free(f->fn);
-    free(f->froot);
-    free(f->fspecial);
-    free(f->fleaf_d);
-    free(f->fleaf_f);
-    free(f->sthr);
-    free(f->sfeat);
-    free(f->sright);
-    free(f->spack);
+    compiled_free(f);
     memset(f, 0, sizeof *f);
 }
 
@@ -273,9 +274,12 @@ static void link_float(const gb_forest *f, double *s, int K)
         }
         break;
     case GB_LINK_SOFTMAX: {
+        /* both take expf(x - max); XGBoost sums them in double, ONNX Runtime in float */
         float m = v[0], sum = 0;
+        double sumd = 0;
         for (int k = 1; k < K; k++) m = v[k] > m ? v[k] : m;
-        for (int k = 0; k < K; k++) sum += (v[k] = expf(v[k] - m));
+        for (int k = 0; k < K; k++) v[k] = expf(v[k] - m), sum += v[k], sumd += v[k];
+        if (f->flavor == GB_XGBOOST) sum = (float)sumd;
         for (int k = 0; k < K; k++) v[k] /= sum;
         break;
     }
@@ -417,16 +421,7 @@ ti_err gb_forest_finish(gb_forest *f, const char *label)
     if (f->n_trees < 1) return ti_errorf(TI_ERR_FORMAT, "%s: the model has no trees", label);
     if (f->n_features < 1 || f->n_features > GB_MAX_FEATURES)
         return ti_errorf(TI_ERR_FORMAT, "%s: %d features (1..%d supported)", label, f->n_features, GB_MAX_FEATURES);
-    free(f->fn);
-    free(f->froot);
-    free(f->fspecial);
-    free(f->fleaf_d);
-    free(f->fleaf_f);
-    free(f->sthr);
-    free(f->sfeat);
-    free(f->sright);
-    free(f->spack);
-    f->sthr = NULL, f->sfeat = NULL, f->sright = NULL, f->spack = NULL;
+    compiled_free(f);
     const size_t NN = f->n_nodes + 1; /* + the zero leaf */
     f->fn = malloc(NN * sizeof *f->fn);
     f->froot = malloc((size_t)f->n_trees * sizeof *f->froot);
