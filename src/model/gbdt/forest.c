@@ -490,6 +490,8 @@ ti_err gb_forest_finish(gb_forest *f, const char *label)
     free(seen), free(order), free(stack), free(newidx);
     f->single_output = single && f->n_outputs == 1;
     if (e) return e;
+    memset(f->class_trees, 0, sizeof f->class_trees);
+    for (int t = 0; t < f->n_trees; t++) f->class_trees[f->tree_class[t]]++;
     f->fzero = (int32_t)f->n_nodes;
     f->fn[f->fzero] = (gb_fnode){.thr = NAN, .feat = GB_F_LEAF << 24, .left = f->fzero, .right = f->fzero};
     f->fleaf_d[f->fzero] = 0, f->fleaf_f[f->fzero] = 0, f->fspecial[f->fzero] = 0;
@@ -641,8 +643,7 @@ typedef struct pred_job {
 static void predict_range(const gb_forest *f, float *y, const float *x, size_t b0, size_t b1, size_t ld)
 {
     const int K = f->n_outputs, C = gb_forest_out_cols(f);
-    int count[GB_MAX_CLASSES] = {0};
-    for (int t = 0; t < f->n_trees; t++) count[f->tree_class[t]]++;
+    const int *count = f->class_trees;
     double s[64 * GB_MAX_CLASSES];
     const int simd = f->simd && ld < (1u << 24);
     for (size_t b = b0; b < b1;) {
@@ -676,7 +677,7 @@ static void pred_chunk(void *ctx, size_t begin, size_t end, int worker)
 
 void gb_forest_predict(const gb_forest *f, float *y, const float *x, size_t B, size_t ld, ti_pool *pool)
 {
-    if (pool && ti_pool_size(pool) > 1 && B >= 256) {
+    if (pool && ti_pool_size(pool) > 1 && B >= 128) {
         pred_job j = {f, y, x, B, ld};
         ti_pool_parallel_for(pool, B, 64, pred_chunk, &j);
         return;
