@@ -60,15 +60,20 @@ typedef struct ti_forecast {
  * rv_scale (<= 0: 1). */
 ti_err ti_stream_engine_create(ti_stream_engine **out, const ti_tfm *model, const ti_ckpt_meta *meta,
                                float rv_scale, const ti_stream_opts *opts);
-/* The same from a generic model (include/tickinfer/model.h): its transformer, its own
- * normalisation and rv_scale.  TI_ERR_UNSUPPORTED, naming the kind, for a model whose kind
- * has no KV-cache step (stream its feature rows through ti_state instead). */
+/* The same from a generic model (include/tickinfer/model.h), with its own normalisation
+ * and rv_scale: a KV-cache transformer steps its cache; any other per-second RV model
+ * (x [B,T,F] -> y [B]: linear, trees, ensembles) gets a ti_state per stream (the window
+ * adapter: one forward of the last `context` rows per second; KV options are ignored and
+ * ti_stream_fork is refused).  TI_ERR_UNSUPPORTED for other shapes. */
 struct ti_model;
 ti_err ti_stream_engine_create_for(ti_stream_engine **out, const struct ti_model *m, const ti_stream_opts *opts);
 /* All streams must be closed first (else TI_ERR_STATE... the engine closes them). */
 void ti_stream_engine_destroy(ti_stream_engine *e);
 const ti_stream_opts *ti_stream_engine_opts(const ti_stream_engine *e);
+/* The KV-cache transformer it runs; NULL for an engine over another kind. */
 const ti_tfm *ti_stream_engine_model(const ti_stream_engine *e);
+/* Features per row the model takes. */
+int ti_stream_engine_n_features(const ti_stream_engine *e);
 
 ti_err ti_stream_open(ti_stream_engine *e, ti_stream **out, const char *symbol);
 /* Same, sharing parent's cached prefix (paged: by reference with copy-on-write; ring: copy)

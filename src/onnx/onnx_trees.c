@@ -96,10 +96,8 @@ static ti_err build(gb_forest *f, const Onnx__NodeProto *nd, int classifier, int
     e = gb_forest_init(f, GB_ONNX, binary ? 1 : K);
     if (e) return e;
     f->onnx_binary = binary;
-    if (binary && used[0]) {
-        gb_forest_free(f);
-        return ti_errorf(TI_ERR_UNSUPPORTED, "%s: a binary classifier with its weights on class 0 is not supported", label);
-    }
+    /* two classes, weights on one class id (onnxmltools writes 0): ONNX Runtime reads the
+     * score as the second class's, probabilities [1 - p, p] */
     char buf[64];
     const char *agg = attr_s(nd, "aggregate_function", "SUM", buf, sizeof buf);
     f->agg = !strcmp(agg, "SUM") ? GB_AGG_SUM : !strcmp(agg, "AVERAGE") ? GB_AGG_AVERAGE : !strcmp(agg, "MIN") ? GB_AGG_MIN
@@ -231,6 +229,27 @@ static ti_err build(gb_forest *f, const Onnx__NodeProto *nd, int classifier, int
 
 static const char *const PASS_OPS[] = {"Identity", "Cast", NULL};
 
+/* A Mul whose second input is an initializer of ones. */
+static int mul_by_one(const Onnx__GraphProto *g, const Onnx__NodeProto *n)
+{
+    if (n->n_input != 2) return 0;
+    for (size_t i = 0; i < g->n_initializer; i++) {
+        const Onnx__TensorProto *t = g->initializer[i];
+        if (!t->name || strcmp(t->name, n->input[1]) != 0) continue;
+        const int64_t c = ox_numel(t);
+        if (c < 1 || c > 1024) return 0;
+        float v[1024];
+        if (ox_tensor_f32(v, c, t, "mul") != TI_OK) {
+            ti_error_clear();
+            return 0;
+        }
+        for (int64_t k = 0; k < c; k++)
+            if (v[k] != 1.0f) return 0;
+        return 1;
+    }
+    return 0;
+}
+
 ti_err gb_load_onnx(gb_forest *f, const uint8_t *data, size_t len, int num_iteration, const char *label)
 {
     Onnx__ModelProto *mp = NULL;
@@ -250,6 +269,7 @@ ti_err gb_load_onnx(gb_forest *f, const uint8_t *data, size_t len, int num_itera
         }
         int ok = 0;
         for (int k = 0; PASS_OPS[k]; k++) ok |= !strcmp(op, PASS_OPS[k]);
+        if (!strcmp(op, "Mul")) ok = mul_by_one(g, n); /* onnxmltools scales probabilities by 1 */
         if (!ok)
             e = ti_errorf(TI_ERR_UNSUPPORTED, "%s: node '%s' (%s) besides the tree ensemble is not supported%s", label,
                           n->name ? n->name : "", op, !strcmp(op, "ZipMap") ? " (export with zipmap=False)" : "");

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "tickinfer/alloc.h"
+#include "tickinfer/features.h"
 #include "tickinfer/transformer.h"
 
 ti_err sv_entry_load(sv_model_entry **out, const char *name, const char *path, int version,
@@ -36,8 +37,10 @@ ti_err sv_entry_load(sv_model_entry **out, const char *name, const char *path, i
     e->normalise = ti_model_has_norm(e->model);
     e->rv_scale = e->norm->rv_scale > 0 && e->norm->rv_scale < 1e6f ? e->norm->rv_scale : 1.0f;
     err = sv_dynbatch_create(&e->batcher, e->model, bo);
-    /* Models whose kind steps a KV cache (the causal transformer) get /v1/streams. */
-    if (!err && e->info->native_step && ti_tfm_of_model(e->model))
+    /* Models that forecast from the per-second trade features get /v1/streams: a KV-cache
+     * kind steps its cache, any other (linear, trees, ensembles) its window state. */
+    const int per_second = e->info->n_features == ti_features_count(0) && !e->per_step && e->info->outputs[0].ndim == 1;
+    if (!err && ((e->info->native_step && ti_tfm_of_model(e->model)) || per_second))
         err = sv_serve_streams_create(&e->streams, e->model, stream_kv);
     if (!err) {
         /* Warm-up: page in the weights and run states before the first request. */

@@ -1,4 +1,7 @@
-/* Stream engine: streams per symbol, raw trades -> 1-second bars -> features -> decode. */
+/* Stream engine: streams per symbol, raw trades -> 1-second bars -> features -> decode.
+ * Two model backends: a KV-cache transformer (one decode step per second, O(window)), or
+ * any other kind through its ti_state (the window adapter: the model's forward on the
+ * last `context` rows per second, e.g. a tree model over window terms). */
 #include <math.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -44,6 +47,7 @@ struct ti_stream {
     float *scratch_base;
     stream_scratch sc;
     ti_feat_state fs;
+    ti_state *gst;        /* generic backend: the model's state (no KV cache) */
     int64_t t_next;       /* next second to close */
     int pending;          /* a bar is being aggregated for second t_next */
     double pv, v;
@@ -52,7 +56,9 @@ struct ti_stream {
 };
 
 struct ti_stream_engine {
-    const ti_tfm *m;
+    const ti_tfm *m;      /* KV-cache backend, or NULL */
+    const ti_model *gm;   /* generic backend, or NULL */
+    int F;                /* features per row */
     ti_stream_opts o;
     ti_feat_norm norm;
     int have_norm;
@@ -91,7 +97,7 @@ ti_err ti_stream_engine_create(ti_stream_engine **out, const ti_tfm *model, cons
                          meta->n_features, F);
     ti_stream_engine *e = calloc(1, sizeof *e);
     if (!e) return ti_errorf(TI_ERR_NOMEM, "stream: out of memory");
-    e->m = model, e->o = o;
+    e->m = model, e->o = o, e->F = F;
     e->rv_scale = rv_scale > 0 ? rv_scale : 1.0f;
     e->norm.n = F;
     if (meta && meta->mean && meta->std && F <= TI_FEAT_DATASET_MAX) {
@@ -116,15 +122,46 @@ ti_err ti_stream_engine_create(ti_stream_engine **out, const ti_tfm *model, cons
     return TI_OK;
 }
 
+/* A model without a KV-cache step: each stream holds the model's ti_state. */
+static ti_err engine_create_generic(ti_stream_engine **out, const ti_model *m, const ti_stream_opts *opts)
+{
+    const ti_model_info *mi = ti_model_get_info(m);
+    const ti_model_norm *n = ti_model_get_norm(m);
+    ti_stream_opts o = opts ? *opts : (ti_stream_opts){0};
+    if (o.max_streams == 0) o.max_streams = STREAM_MAX_DEFAULT;
+    if (o.max_streams < 1 || o.max_streams > (1 << 24))
+        return ti_errorf(TI_ERR_INVALID_ARG, "stream: max_streams %d invalid", o.max_streams);
+    if (mi->n_features < 1 || mi->n_features > TI_FEAT_DATASET_MAX || mi->per_step || mi->outputs[0].ndim != 1)
+        return ti_errorf(TI_ERR_UNSUPPORTED, "stream: %s (%s %s) is not a per-second RV model (x [B,T,F] -> y [B])",
+                         ti_model_path(m), mi->kind, mi->arch);
+    o.window = mi->context;
+    o.layout = TI_KV_RING;
+    ti_stream_engine *e = calloc(1, sizeof *e);
+    if (!e) return ti_errorf(TI_ERR_NOMEM, "stream: out of memory");
+    e->gm = m, e->o = o, e->F = mi->n_features;
+    e->rv_scale = n->rv_scale > 0 ? n->rv_scale : 1.0f;
+    e->norm.n = e->F;
+    if (ti_model_has_norm(m)) {
+        memcpy(e->norm.mean, n->mean, (size_t)e->F * sizeof(float));
+        memcpy(e->norm.std, n->std, (size_t)e->F * sizeof(float));
+        e->have_norm = 1;
+    }
+    pthread_mutex_init(&e->mu, NULL);
+    e->streams = calloc((size_t)o.max_streams, sizeof *e->streams);
+    if (!e->streams) {
+        ti_stream_engine_destroy(e);
+        return ti_errorf(TI_ERR_NOMEM, "stream: out of memory");
+    }
+    *out = e;
+    return TI_OK;
+}
+
 ti_err ti_stream_engine_create_for(ti_stream_engine **out, const ti_model *m, const ti_stream_opts *opts)
 {
     *out = NULL;
     const ti_model_info *mi = ti_model_get_info(m);
     const ti_tfm *t = mi->native_step ? ti_tfm_of_model(m) : NULL;
-    if (!t)
-        return ti_errorf(TI_ERR_UNSUPPORTED,
-                         "stream: %s is a %s model with no KV-cache step; stream its feature rows through ti_state",
-                         ti_model_path(m), mi->arch);
+    if (!t) return engine_create_generic(out, m, opts);
     const ti_model_norm *n = ti_model_get_norm(m);
     ti_ckpt_meta view; /* the model owns the arrays */
     memset(&view, 0, sizeof view);
@@ -146,10 +183,12 @@ void ti_stream_engine_destroy(ti_stream_engine *e)
 
 const ti_stream_opts *ti_stream_engine_opts(const ti_stream_engine *e) { return &e->o; }
 const ti_tfm *ti_stream_engine_model(const ti_stream_engine *e) { return e->m; }
+int ti_stream_engine_n_features(const ti_stream_engine *e) { return e->F; }
 
 static void stream_clear(ti_stream *s)
 {
-    ti_kv_cache_reset(&s->kv);
+    if (s->gst) ti_state_reset(s->gst);
+    else ti_kv_cache_reset(&s->kv);
     ti_feat_reset(&s->fs, s->e->o.has_book);
     s->t_next = 0;
     s->pending = 0;
@@ -161,7 +200,8 @@ static void stream_clear(ti_stream *s)
 /* Release what ti_stream_open allocated (the stream is not in the engine's table). */
 static void stream_free(ti_stream *s)
 {
-    ti_kv_cache_free(&s->kv);
+    if (s->gst) ti_state_destroy(s->gst);
+    else ti_kv_cache_free(&s->kv);
     free(s->segs);
     free(s->qsegs);
     ti_free_aligned(s->scratch_base);
@@ -174,15 +214,23 @@ ti_err ti_stream_open(ti_stream_engine *e, ti_stream **out, const char *symbol)
     *out = NULL;
     if (!symbol || !*symbol || strlen(symbol) >= STREAM_SYMBOL_MAX)
         return ti_errorf(TI_ERR_INVALID_ARG, "stream: symbol must be 1..%d bytes", STREAM_SYMBOL_MAX - 1);
-    const ti_tfm_config *c = ti_tfm_get_config(e->m);
     ti_stream *s = calloc(1, sizeof *s);
     if (!s) return ti_errorf(TI_ERR_NOMEM, "stream %s: out of memory", symbol);
     s->e = e;
     snprintf(s->symbol, sizeof s->symbol, "%s", symbol);
     pthread_mutex_init(&s->mu, NULL);
-    const ti_kv_cache_opts ko = {.sinks = e->o.sinks, .dtype = e->o.kv_dtype, .H = c->n_heads};
-    ti_err err = ti_kv_cache_init_ex(&s->kv, e->o.layout, c->n_layers, c->d_model, e->o.window, &ko, e->pool);
-    if (!err) {
+    ti_err err = TI_OK;
+    if (e->gm) {
+        err = ti_state_create(&s->gst, e->gm);
+        s->scratch_base = err ? NULL : ti_calloc_aligned(2 * (size_t)e->F + 16, sizeof(float), TI_CACHELINE);
+        if (!err && !s->scratch_base) err = ti_errorf(TI_ERR_NOMEM, "stream %s: out of memory", symbol);
+        if (!err) s->sc.xn = s->scratch_base, s->sc.feat = s->scratch_base + e->F;
+    } else {
+        const ti_tfm_config *c = ti_tfm_get_config(e->m);
+        const ti_kv_cache_opts ko = {.sinks = e->o.sinks, .dtype = e->o.kv_dtype, .H = c->n_heads};
+        err = ti_kv_cache_init_ex(&s->kv, e->o.layout, c->n_layers, c->d_model, e->o.window, &ko, e->pool);
+    }
+    if (!err && !e->gm) {
         const size_t nseg = (size_t)ti_kv_max_segments(&s->kv);
         s->segs = malloc(nseg * sizeof *s->segs);
         if (e->o.kv_dtype != TI_KV_F32) s->qsegs = malloc(nseg * sizeof *s->qsegs);
@@ -191,7 +239,7 @@ ti_err ti_stream_open(ti_stream_engine *e, ti_stream **out, const char *symbol)
             err = ti_errorf(TI_ERR_NOMEM, "stream %s: out of memory", symbol);
     }
     if (!err) {
-        stream_scratch_bind(&s->sc, e->m, s->scratch_base);
+        if (!e->gm) stream_scratch_bind(&s->sc, e->m, s->scratch_base);
         stream_clear(s);
         pthread_mutex_lock(&e->mu);
         s->slot = -1;
@@ -218,6 +266,12 @@ ti_err ti_stream_fork(ti_stream_engine *e, ti_stream **out, const char *symbol, 
     ti_err err = ti_stream_open(e, out, symbol);
     if (err) return err;
     ti_stream *s = *out;
+    if (e->gm) {
+        ti_stream_close(s);
+        *out = NULL;
+        return ti_errorf(TI_ERR_UNSUPPORTED, "stream %s: forking needs a KV-cache model (%s has none)", symbol,
+                         ti_model_path(e->gm));
+    }
     ti_stream *p = (ti_stream *)(uintptr_t)parent;
     pthread_mutex_lock(&p->mu);
     err = ti_kv_cache_fork(&s->kv, &p->kv);
@@ -246,8 +300,8 @@ void ti_stream_close(ti_stream *s)
 }
 
 const char *ti_stream_symbol(const ti_stream *s) { return s->symbol; }
-int64_t ti_stream_len(const ti_stream *s) { return s->kv.n; }
-size_t ti_stream_kv_bytes(const ti_stream *s) { return ti_kv_cache_bytes(&s->kv); }
+int64_t ti_stream_len(const ti_stream *s) { return s->gst ? ti_state_len(s->gst) : s->kv.n; }
+size_t ti_stream_kv_bytes(const ti_stream *s) { return s->gst ? 0 : ti_kv_cache_bytes(&s->kv); }
 const float *ti_stream_last_features(const ti_stream *s) { return s->sc.feat; }
 
 void ti_stream_reset(ti_stream *s)
@@ -261,7 +315,8 @@ void ti_stream_reset(ti_stream *s)
 static ti_err decode_locked(ti_stream *s, const float *xn, int64_t t, ti_forecast *y)
 {
     float out;
-    ti_err e = tfm_decode_step(s->e->m, &s->kv, &s->sc.dec, s->segs, s->qsegs, xn, &out);
+    ti_err e = s->gst ? ti_state_step(s->gst, &out, xn)
+                      : tfm_decode_step(s->e->m, &s->kv, &s->sc.dec, s->segs, s->qsegs, xn, &out);
     if (e) return ti_error_wrap(e, "stream %s", s->symbol);
     s->last = (ti_forecast){.t = t, .y_log = out, .rv = expf(out) * s->e->rv_scale};
     if (y) *y = s->last;
@@ -279,11 +334,11 @@ static ti_err check_row(const ti_stream *s, const float *x, int F)
 
 ti_err ti_stream_push_normalized(ti_stream *s, const float *xn, ti_forecast *y)
 {
-    const int F = ti_tfm_get_config(s->e->m)->n_features;
+    const int F = s->e->F;
     ti_err e = check_row(s, xn, F);
     if (e) return e;
     pthread_mutex_lock(&s->mu);
-    e = decode_locked(s, xn, s->kv.n, y);
+    e = decode_locked(s, xn, ti_stream_len(s), y);
     pthread_mutex_unlock(&s->mu);
     return e;
 }
@@ -296,12 +351,12 @@ static void normalize(const ti_stream_engine *e, float *xn, const float *x, int 
 
 ti_err ti_stream_push_features(ti_stream *s, const float *x, ti_forecast *y)
 {
-    const int F = ti_tfm_get_config(s->e->m)->n_features;
+    const int F = s->e->F;
     ti_err e = check_row(s, x, F);
     if (e) return e;
     pthread_mutex_lock(&s->mu);
     normalize(s->e, s->sc.xn, x, F);
-    e = decode_locked(s, s->sc.xn, s->kv.n, y);
+    e = decode_locked(s, s->sc.xn, ti_stream_len(s), y);
     pthread_mutex_unlock(&s->mu);
     return e;
 }
@@ -311,7 +366,7 @@ ti_err ti_stream_push_features(ti_stream *s, const float *x, ti_forecast *y)
 static ti_err close_until(ti_stream *s, int64_t t_end, int *n_out)
 {
     const ti_stream_engine *e = s->e;
-    const int F = ti_tfm_get_config(e->m)->n_features;
+    const int F = e->F;
     if (t_end - s->t_next > STREAM_MAX_GAP)
         return ti_errorf(TI_ERR_INVALID_ARG, "stream %s: a gap of %lld s (max %d); reset the stream for a new session",
                          s->symbol, (long long)(t_end - s->t_next), STREAM_MAX_GAP);
@@ -391,6 +446,10 @@ void ti_stream_engine_stats(ti_stream_engine *e, ti_stream_stats *st)
     for (int i = 0; i < e->o.max_streams; i++) {
         const ti_stream *s = e->streams[i];
         if (!s) continue;
+        if (s->gst) {
+            st->state_bytes += sizeof *s + ti_state_bytes(s->gst) + (2 * (size_t)e->F + 16) * sizeof(float);
+            continue;
+        }
         st->kv_bytes += ti_kv_cache_bytes(&s->kv);
         st->state_bytes += sizeof *s + stream_scratch_floats(e->m) * sizeof(float) +
                            (size_t)ti_kv_max_segments(&s->kv) * sizeof(ti_kv_seg);

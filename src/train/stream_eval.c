@@ -10,11 +10,11 @@ ti_err ti_stream_eval_predict(float *pred, float *y, int64_t *n_out, ti_stream_e
                               ti_split split, int64_t max_n, uint64_t sample_seed, double scale)
 {
     *n_out = 0;
-    const ti_tfm_config *c = ti_tfm_get_config(ti_stream_engine_model(e));
+    const int F = ti_stream_engine_n_features(e);
     const ti_dataset_info *in = ti_dataset_get_info(ds);
-    if (in->n_features != c->n_features)
-        return ti_errorf(TI_ERR_INVALID_ARG, "stream eval: the model takes %d features, the dataset has %d",
-                         c->n_features, in->n_features);
+    if (in->n_features != F)
+        return ti_errorf(TI_ERR_INVALID_ARG, "stream eval: the model takes %d features, the dataset has %d", F,
+                         in->n_features);
     /* same rows and order as ti_eval_predict; raw rows, standardised by the engine with the
      * model's statistics, as ti_eval_predict does with the same arithmetic */
     ti_batch_config bc = {.split = split, .batch_size = STREAM_EVAL_BATCH, .normalize = 0,

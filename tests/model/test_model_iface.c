@@ -172,10 +172,27 @@ TI_TEST(linear_kind_round_trips_and_predicts)
         TI_CHECK_MSG(fabs(y[b] - z) < 1e-5 * (1 + fabs(z)), "row %d: %g vs %g", b, y[b], z);
     }
     ti_ctx_destroy(c);
-    /* no KV-cache step: the trade stream engine refuses it by name (ti_state streams it) */
+    /* no KV-cache step: the stream engine runs it through its window state, so a stream's
+     * forecasts are the model's own ti_state's (and forking, a KV-cache feature, is refused) */
     ti_stream_engine *se = NULL;
-    TI_CHECK_ERR(ti_stream_engine_create_for(&se, m, NULL), TI_ERR_UNSUPPORTED, "linear model with no KV-cache step");
-    TI_CHECK(se == NULL);
+    TI_CHECK_OK(ti_stream_engine_create_for(&se, m, NULL));
+    ti_stream *ss = NULL, *kid = NULL;
+    ti_state *st = NULL;
+    if (se) TI_CHECK_OK(ti_stream_open(se, &ss, "A"));
+    TI_CHECK_OK(ti_state_create(&st, m));
+    for (int t = 0; ss && st && t < 2 * T; t++) {
+        ti_forecast fc;
+        float ys = 0;
+        const float *row = x + (size_t)(t % T) * F;
+        TI_CHECK_OK(ti_stream_push_features(ss, row, &fc));
+        TI_CHECK_OK(ti_state_step(st, &ys, row));
+        TI_CHECK_MSG(fc.y_log == ys && fc.t == t, "second %d: stream %g, state %g", t, fc.y_log, ys);
+    }
+    TI_CHECK(!ss || ti_stream_len(ss) == 2 * T);
+    if (se && ss) TI_CHECK_ERR(ti_stream_fork(se, &kid, "B", ss), TI_ERR_UNSUPPORTED, "forking needs a KV-cache model");
+    ti_state_destroy(st);
+    ti_stream_close(ss);
+    ti_stream_engine_destroy(se);
     ti_model_free(m);
     /* a bad term is named */
     lm.terms[1].feature = 40;

@@ -12,6 +12,7 @@
 #include "serve_fixture.h"
 #include "tickinfer/model.h"
 #include "tickinfer/serve.h"
+#include "tickinfer/stream.h"
 
 static ti_server *g_srv;
 static int g_port;
@@ -153,6 +154,45 @@ TI_TEST(ensemble_and_linear_answer_like_in_process)
     sv_sbuf_free(&s);
 }
 
+/* A tree model streams too: trades into /v1/streams give what the model's own window
+ * state gives on the same per-second features (the engine's feature state). */
+TI_TEST(tree_model_streams_ticks)
+{
+    enum { N = 40 };
+    sv_sbuf s;
+    sv_sbuf_init(&s, 1 << 16);
+    TI_CHECK_OK(sv_sbuf_puts(&s, "{\"trades\":["));
+    for (int i = 0; i < N; i++)
+        TI_CHECK_OK(sv_sbuf_printf(&s, "%s{\"t\":%d,\"price\":%.4f,\"size\":%d,\"orders\":1}", i ? "," : "", i * 3,
+                                   100.0 + 0.05 * ((i * 7) % 11), 10 + i % 5));
+    TI_CHECK_OK(sv_sbuf_puts(&s, "]}"));
+    tc_resp r;
+    TI_CHECK(tc_request(g_port, "POST", "/v1/streams/SYM.T/ticks?model=lgbm", "Content-Type: application/json\r\n", s.data,
+                        s.len, &r) == 0);
+    json_t *j = r.body ? json_loadb(r.body, r.body_len, 0, NULL) : NULL;
+    TI_CHECK_MSG(r.status == 200 && j, "%d %.300s", r.status, r.body ? r.body : "");
+    const double y_srv = json_number_value(json_object_get(j, "y_log"));
+    const json_int_t pos = json_integer_value(json_object_get(j, "positions"));
+    json_decref(j);
+    tc_resp_free(&r);
+    /* the same trades through the in-process engine over the same model file */
+    ti_model *m = NULL;
+    ti_stream_engine *e = NULL;
+    ti_stream *st = NULL;
+    TI_CHECK_OK(ti_model_open(&m, g_trees, NULL));
+    if (m) TI_CHECK_OK(ti_stream_engine_create_for(&e, m, NULL));
+    if (e) TI_CHECK_OK(ti_stream_open(e, &st, "SYM.T"));
+    ti_forecast fc = {0};
+    for (int i = 0; st && i < N; i++) TI_CHECK_OK(ti_stream_push_trade(st, i * 3, (float)(100.0 + 0.05 * ((i * 7) % 11)), (float)(10 + i % 5), 1, &fc, NULL));
+    TI_CHECK_MSG(st && ti_stream_len(st) == pos && fabs(fc.y_log - y_srv) < 1e-5 * (1 + fabs(y_srv)),
+                 "server y_log %g at %lld positions, in-process %g at %lld", y_srv, (long long)pos, fc.y_log,
+                 st ? (long long)ti_stream_len(st) : -1LL);
+    ti_stream_close(st);
+    ti_stream_engine_destroy(e);
+    ti_model_free(m);
+    sv_sbuf_free(&s);
+}
+
 TI_TEST(ensemble_metadata_config_and_step_stats)
 {
     tc_resp r;
@@ -200,6 +240,7 @@ int main(void)
     }
     TI_RUN(ensemble_and_linear_answer_like_in_process);
     TI_RUN(ensemble_metadata_config_and_step_stats);
+    TI_RUN(tree_model_streams_ticks);
     ti_server_destroy(g_srv);
     char cmd[256];
     snprintf(cmd, sizeof cmd, "rm -rf %s", g_dir);

@@ -24,6 +24,15 @@ ti_err gb_forest_init(gb_forest *f, gb_flavor flavor, int n_outputs)
     return TI_OK;
 }
 
+/* The compiled layout (gb_forest_finish) alone. */
+static void compiled_free(gb_forest *f)
+{
+    free(f->fn), free(f->froot), free(f->fspecial), free(f->fleaf_d), free(f->fleaf_f);
+    free(f->sthr), free(f->sfeat), free(f->sright), free(f->spack);
+    f->fn = NULL, f->froot = NULL, f->fspecial = NULL, f->fleaf_d = NULL, f->fleaf_f = NULL;
+    f->sthr = NULL, f->sfeat = NULL, f->sright = NULL, f->spack = NULL;
+}
+
 void gb_forest_free(gb_forest *f)
 {
     free(f->nodes);
@@ -31,15 +40,7 @@ void gb_forest_free(gb_forest *f)
     free(f->tree_class);
     free(f->tree_weight);
     free(f->cats);
-    free(f->fn);
-    free(f->froot);
-    free(f->fspecial);
-    free(f->fleaf_d);
-    free(f->fleaf_f);
-    free(f->sthr);
-    free(f->sfeat);
-    free(f->sright);
-    free(f->spack);
+    compiled_free(f);
     memset(f, 0, sizeof *f);
 }
 
@@ -273,9 +274,12 @@ static void link_float(const gb_forest *f, double *s, int K)
         }
         break;
     case GB_LINK_SOFTMAX: {
+        /* both take expf(x - max); XGBoost sums them in double, ONNX Runtime in float */
         float m = v[0], sum = 0;
+        double sumd = 0;
         for (int k = 1; k < K; k++) m = v[k] > m ? v[k] : m;
-        for (int k = 0; k < K; k++) sum += (v[k] = expf(v[k] - m));
+        for (int k = 0; k < K; k++) v[k] = expf(v[k] - m), sum += v[k], sumd += v[k];
+        if (f->flavor == GB_XGBOOST) sum = (float)sumd;
         for (int k = 0; k < K; k++) v[k] /= sum;
         break;
     }
@@ -417,16 +421,7 @@ ti_err gb_forest_finish(gb_forest *f, const char *label)
     if (f->n_trees < 1) return ti_errorf(TI_ERR_FORMAT, "%s: the model has no trees", label);
     if (f->n_features < 1 || f->n_features > GB_MAX_FEATURES)
         return ti_errorf(TI_ERR_FORMAT, "%s: %d features (1..%d supported)", label, f->n_features, GB_MAX_FEATURES);
-    free(f->fn);
-    free(f->froot);
-    free(f->fspecial);
-    free(f->fleaf_d);
-    free(f->fleaf_f);
-    free(f->sthr);
-    free(f->sfeat);
-    free(f->sright);
-    free(f->spack);
-    f->sthr = NULL, f->sfeat = NULL, f->sright = NULL, f->spack = NULL;
+    compiled_free(f);
     const size_t NN = f->n_nodes + 1; /* + the zero leaf */
     f->fn = malloc(NN * sizeof *f->fn);
     f->froot = malloc((size_t)f->n_trees * sizeof *f->froot);
@@ -495,6 +490,8 @@ ti_err gb_forest_finish(gb_forest *f, const char *label)
     free(seen), free(order), free(stack), free(newidx);
     f->single_output = single && f->n_outputs == 1;
     if (e) return e;
+    memset(f->class_trees, 0, sizeof f->class_trees);
+    for (int t = 0; t < f->n_trees; t++) f->class_trees[f->tree_class[t]]++;
     f->fzero = (int32_t)f->n_nodes;
     f->fn[f->fzero] = (gb_fnode){.thr = NAN, .feat = GB_F_LEAF << 24, .left = f->fzero, .right = f->fzero};
     f->fleaf_d[f->fzero] = 0, f->fleaf_f[f->fzero] = 0, f->fspecial[f->fzero] = 0;
@@ -646,8 +643,7 @@ typedef struct pred_job {
 static void predict_range(const gb_forest *f, float *y, const float *x, size_t b0, size_t b1, size_t ld)
 {
     const int K = f->n_outputs, C = gb_forest_out_cols(f);
-    int count[GB_MAX_CLASSES] = {0};
-    for (int t = 0; t < f->n_trees; t++) count[f->tree_class[t]]++;
+    const int *count = f->class_trees;
     double s[64 * GB_MAX_CLASSES];
     const int simd = f->simd && ld < (1u << 24);
     for (size_t b = b0; b < b1;) {
@@ -681,7 +677,7 @@ static void pred_chunk(void *ctx, size_t begin, size_t end, int worker)
 
 void gb_forest_predict(const gb_forest *f, float *y, const float *x, size_t B, size_t ld, ti_pool *pool)
 {
-    if (pool && ti_pool_size(pool) > 1 && B >= 256) {
+    if (pool && ti_pool_size(pool) > 1 && B >= 128) {
         pred_job j = {f, y, x, B, ld};
         ti_pool_parallel_for(pool, B, 64, pred_chunk, &j);
         return;

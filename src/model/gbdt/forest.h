@@ -110,6 +110,7 @@ typedef struct gb_forest {
     double *fleaf_d;       /* [n_nodes] leaf value at a leaf node (dart weight applied) */
     float *fleaf_f;        /* [n_nodes] the same in float (float-summing flavors) */
     int single_output;     /* n_outputs == 1 and every tree adds to output 0 */
+    int class_trees[GB_MAX_CLASSES]; /* trees adding to each output */
     int max_depth;
     /* the vector walk (forest_avx512.c): structure-of-arrays copies of fn, and a leaf of
      * value 0 (fzero) that unused lanes start on */

@@ -13,7 +13,7 @@
 
 /* Walk V vectors of lanes to their leaves.  xoff: per lane, the float offset of its row in
  * x (rows of a batch) or 0 (one row); idx: the roots in, the leaves out. */
-static inline void walk(const gb_forest *f, __m512i *idx, const __m512i *xoff, const float *x)
+static inline void walk(const gb_forest *f, __m512i *idx, const __m512i *xoff, const float *x, int nv)
 {
     const __m512i one = _mm512_set1_epi32(1), fmask = _mm512_set1_epi32(0xFFFFFF);
     const __m512i leafbit = _mm512_set1_epi32((int)(GB_F_LEAF << 24)), nanbit = _mm512_set1_epi32((int)(GB_F_NAN_LEFT << 24));
@@ -21,7 +21,7 @@ static inline void walk(const gb_forest *f, __m512i *idx, const __m512i *xoff, c
     const float *thr = f->sthr;
     for (;;) {
         __mmask16 all = 0xFFFF;
-        for (int k = 0; k < V; k++) {
+        for (int k = 0; k < nv; k++) {
             const __m512i fe = _mm512_i32gather_epi32(idx[k], feat, 4);
             all &= _mm512_test_epi32_mask(fe, leafbit);
             const __m512 th = _mm512_i32gather_ps(idx[k], thr, 4);
@@ -39,7 +39,7 @@ static inline void walk(const gb_forest *f, __m512i *idx, const __m512i *xoff, c
 /* The same walk over the packed 8-byte nodes (forest.h: spack), when every tree has
  * < 65,536 nodes and the model < 16,384 features: two 8-lane qword gathers fetch 16 nodes
  * (threshold and meta), one gather their features' values. */
-static inline void walk_packed(const gb_forest *f, __m512i *idx, const __m512i *xoff, const float *x)
+static inline void walk_packed(const gb_forest *f, __m512i *idx, const __m512i *xoff, const float *x, int nv)
 {
     const __m512i one = _mm512_set1_epi32(1), lo16 = _mm512_set1_epi32(0xFFFF), fmask = _mm512_set1_epi32(0x3FFF);
     const __m512i leafbit = _mm512_set1_epi32((int)GB_P_LEAF), nanbit = _mm512_set1_epi32((int)GB_P_NAN_LEFT);
@@ -48,7 +48,7 @@ static inline void walk_packed(const gb_forest *f, __m512i *idx, const __m512i *
     const long long *nodes = (const long long *)f->spack;
     for (;;) {
         __mmask16 all = 0xFFFF;
-        for (int k = 0; k < V; k++) {
+        for (int k = 0; k < nv; k++) {
             const __m512i a = _mm512_i32gather_epi64(_mm512_castsi512_si256(idx[k]), nodes, 8);
             const __m512i b = _mm512_i32gather_epi64(_mm512_extracti64x4_epi64(idx[k], 1), nodes, 8);
             const __m512 th = _mm512_castsi512_ps(_mm512_permutex2var_epi32(a, even, b));
@@ -65,16 +65,23 @@ static inline void walk_packed(const gb_forest *f, __m512i *idx, const __m512i *
     }
 }
 
-static inline void walk_any(const gb_forest *f, __m512i *idx, const __m512i *xoff, const float *x)
+/* nv vectors (1..V) in flight; the common counts get their own unrolled copies */
+static inline void walk_any(const gb_forest *f, __m512i *idx, const __m512i *xoff, const float *x, int nv)
 {
-    if (f->spack) walk_packed(f, idx, xoff, x);
-    else walk(f, idx, xoff, x);
+    if (f->spack) {
+        if (nv == V) walk_packed(f, idx, xoff, x, V);
+        else if (nv == 2) walk_packed(f, idx, xoff, x, 2);
+        else walk_packed(f, idx, xoff, x, nv);
+    } else {
+        walk(f, idx, xoff, x, nv);
+    }
 }
 
 /* Raw sums (before base/average/link) of rows [0, n) of a block, n <= 64. */
 void gb_avx512_rows(const gb_forest *f, double *s, const float *x, size_t n, size_t ld)
 {
     __m512i xoff[V], idx[V];
+    const int nv = (int)((n + 15) / 16); /* vectors holding rows */
     for (int k = 0; k < V; k++) {
         int off[16];
         for (int l = 0; l < 16; l++) {
@@ -87,9 +94,9 @@ void gb_avx512_rows(const gb_forest *f, double *s, const float *x, size_t n, siz
         __m512d acc[2 * V];
         for (int k = 0; k < 2 * V; k++) acc[k] = _mm512_setzero_pd();
         for (int t = 0; t < f->n_trees; t++) {
-            for (int k = 0; k < V; k++) idx[k] = _mm512_set1_epi32(f->froot[t]);
-            walk_any(f, idx, xoff, x);
-            for (int k = 0; k < V; k++) {
+            for (int k = 0; k < nv; k++) idx[k] = _mm512_set1_epi32(f->froot[t]);
+            walk_any(f, idx, xoff, x, nv);
+            for (int k = 0; k < nv; k++) {
                 acc[2 * k] = _mm512_add_pd(acc[2 * k], _mm512_i32gather_pd(_mm512_castsi512_si256(idx[k]), f->fleaf_d, 8));
                 acc[2 * k + 1] = _mm512_add_pd(acc[2 * k + 1],
                                                _mm512_i32gather_pd(_mm512_extracti64x4_epi64(idx[k], 1), f->fleaf_d, 8));
@@ -103,9 +110,9 @@ void gb_avx512_rows(const gb_forest *f, double *s, const float *x, size_t n, siz
     __m512 acc[V];
     for (int k = 0; k < V; k++) acc[k] = _mm512_set1_ps(f->flavor == GB_XGBOOST ? (float)f->base[0] : 0.0f);
     for (int t = 0; t < f->n_trees; t++) {
-        for (int k = 0; k < V; k++) idx[k] = _mm512_set1_epi32(f->froot[t]);
-        walk_any(f, idx, xoff, x);
-        for (int k = 0; k < V; k++) acc[k] = _mm512_add_ps(acc[k], _mm512_i32gather_ps(idx[k], f->fleaf_f, 4));
+        for (int k = 0; k < nv; k++) idx[k] = _mm512_set1_epi32(f->froot[t]);
+        walk_any(f, idx, xoff, x, nv);
+        for (int k = 0; k < nv; k++) acc[k] = _mm512_add_ps(acc[k], _mm512_i32gather_ps(idx[k], f->fleaf_f, 4));
     }
     float out[16 * V];
     for (int k = 0; k < V; k++) _mm512_storeu_ps(out + 16 * k, acc[k]);
@@ -123,8 +130,9 @@ double gb_avx512_one(const gb_forest *f, const float *x)
         const int nt = f->n_trees - t0 < 16 * V ? f->n_trees - t0 : 16 * V;
         int roots[16 * V];
         for (int j = 0; j < 16 * V; j++) roots[j] = j < nt ? f->froot[t0 + j] : f->fzero;
+        const int nvt = (nt + 15) / 16;
         for (int k = 0; k < V; k++) idx[k] = _mm512_loadu_si512(roots + 16 * k);
-        walk_any(f, idx, xoff, x);
+        walk_any(f, idx, xoff, x, nvt);
         int leaf[16 * V];
         for (int k = 0; k < V; k++) _mm512_storeu_si512(leaf + 16 * k, idx[k]);
         if (f->flavor == GB_LIGHTGBM)

@@ -63,8 +63,8 @@ static ti_err set_objective(gb_forest *f, const char *name, const char *label)
 /* base_score (output space) -> margin, in XGBoost's float arithmetic. */
 static float base_margin(const char *obj, float p)
 {
-    if (!strcmp(obj, "binary:logistic") || !strcmp(obj, "reg:logistic") || !strcmp(obj, "binary:logitraw"))
-        return -logf(1.0f / p - 1.0f);
+    if (!strcmp(obj, "binary:logistic") || !strcmp(obj, "reg:logistic")) return -logf(1.0f / p - 1.0f);
+    /* binary:logitraw starts from base_score as it is */
     if (!strcmp(obj, "count:poisson") || !strcmp(obj, "reg:gamma") || !strcmp(obj, "reg:tweedie")) return logf(p);
     return p;
 }
