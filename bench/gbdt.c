@@ -34,6 +34,7 @@
  *
  *   build/release/bench/gbdt --dir build/bench_gbdt --lightgbm LIB --xgboost LIB
  *       --onnxruntime LIB [--models small,large] [--engines a,b] [--rows N] [--quick] [--out PATH] */
+#include "bench_json.h"
 #include <dlfcn.h>
 #include <math.h>
 #include <stdint.h>
@@ -799,29 +800,19 @@ done:
     return 0;
 }
 
-static void json_str(FILE *f, const char *s)
-{
-    fputc('"', f);
-    for (; *s; s++) {
-        if (*s == '"' || *s == '\\') fputc('\\', f);
-        if ((unsigned char)*s >= 0x20) fputc(*s, f);
-    }
-    fputc('"', f);
-}
-
 static int write_json(const char *path, const result *res, int n, const settings *st)
 {
     FILE *f = fopen(path, "w");
     if (!f) return -1;
     const ti_cpu_info *ci = ti_cpu_get();
     fprintf(f, "{\n  \"benchmark\": \"gbdt\",\n  \"cpu\": ");
-    json_str(f, ci->model);
+    bench_json_str(f, ci->model);
     fprintf(f, ",\n  \"cores_online\": %d,\n  \"tolerance\": %g,\n  \"results\": [\n", ci->n_cores_online, st->tol);
     for (int i = 0; i < n; i++) {
         const result *r = &res[i];
         fprintf(f, "    {\"model\": \"%s\", \"engine\": \"%s\", \"threads\": %d, \"valid\": %s, \"error\": ", r->model,
                 r->engine, r->threads, r->valid ? "true" : "false");
-        json_str(f, r->error);
+        bench_json_str(f, r->error);
         fprintf(f, ", \"checked_rows\": %d, \"max_rel_err_batch\": %.3e, \"max_rel_err_row\": %.3e", r->n_check,
                 r->err_batch, r->err_row);
         if (r->valid) {

@@ -4,6 +4,7 @@
  * libopenblas.so.0 can be dlopen'ed (nothing needs it at build time).
  * Prints a table; writes bench/results/kernels.json.  Runs in well under a minute.
  *   build/release/bench/kernels [--quick] [--out PATH] */
+#include "bench_json.h"
 #include <dlfcn.h>
 #include <immintrin.h>
 #include <stdio.h>
@@ -176,30 +177,20 @@ static void add_row(const char *kind, const char *level, const char *shape, doub
     fflush(stdout);
 }
 
-static void json_str(FILE *f, const char *s)
-{
-    fputc('"', f);
-    for (; *s; s++) {
-        if (*s == '"' || *s == '\\') fputc('\\', f);
-        if ((unsigned char)*s >= 0x20) fputc(*s, f);
-    }
-    fputc('"', f);
-}
-
 static int write_json(const char *path, const double *peak, const char *blas)
 {
     FILE *f = fopen(path, "w");
     if (!f) return -1;
     const ti_cpu_info *ci = ti_cpu_get();
     fprintf(f, "{\n  \"benchmark\": \"kernels\",\n  \"cpu\": ");
-    json_str(f, ci->model);
+    bench_json_str(f, ci->model);
     fprintf(f, ",\n  \"cores_online\": %d,\n  \"flags\": {\"avx2\": %d, \"fma\": %d, \"avx512f\": %d, "
                "\"avx512bw\": %d, \"avx512dq\": %d, \"avx512vl\": %d, \"avx512_bf16\": %d, "
                "\"avx512_vnni\": %d, \"amx_bf16\": %d},\n",
             ci->n_cores_online, !!ci->has_avx2, !!ci->has_fma, !!ci->has_avx512f, !!ci->has_avx512bw,
             !!ci->has_avx512dq, !!ci->has_avx512vl, !!ci->has_avx512_bf16, !!ci->has_avx512_vnni, !!ci->has_amx_bf16);
     fprintf(f, "  \"threads\": 1,\n  \"openblas\": ");
-    json_str(f, blas);
+    bench_json_str(f, blas);
     fprintf(f, ",\n  \"peak_gflops\": {");
     for (int l = 0; l < TI_SIMD__COUNT; l++)
         fprintf(f, "%s\"%s\": %.2f", l ? ", " : "", ti_simd_name((ti_simd_level)l), peak[l]);

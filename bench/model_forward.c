@@ -5,6 +5,7 @@
  * bench/results/model_forward.json.
  *   build/release/bench/model_forward [--quick] [--seconds S] [--model CKPT] [--out PATH]
  * --model runs a checkpoint (safetensors or .pt) in place of the randomly initialised TinyRV. */
+#include "bench_json.h"
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -78,26 +79,16 @@ static int bench_one(result *r, const ti_tfm *m, int B, int T, int threads, doub
     return ok ? 0 : -1;
 }
 
-static void json_str(FILE *f, const char *s)
-{
-    fputc('"', f);
-    for (; *s; s++) {
-        if (*s == '"' || *s == '\\') fputc('\\', f);
-        if ((unsigned char)*s >= 0x20) fputc(*s, f);
-    }
-    fputc('"', f);
-}
-
 static int write_json(const char *path, const result *res, int n, const char *tiny_src)
 {
     FILE *f = fopen(path, "w");
     if (!f) return -1;
     const ti_cpu_info *ci = ti_cpu_get();
     fprintf(f, "{\n  \"benchmark\": \"model_forward\",\n  \"cpu\": ");
-    json_str(f, ci->model);
+    bench_json_str(f, ci->model);
     fprintf(f, ",\n  \"cores_online\": %d,\n  \"simd\": \"%s\",\n  \"tinyrv_weights\": ", ci->n_cores_online,
             ti_simd_name(ti_simd_active()));
-    json_str(f, tiny_src);
+    bench_json_str(f, tiny_src);
     fprintf(f, ",\n  \"results\": [\n");
     for (int i = 0; i < n; i++) {
         const result *r = &res[i];

@@ -644,7 +644,7 @@ static void predict_range(const gb_forest *f, float *y, const float *x, size_t b
 {
     const int K = f->n_outputs, C = gb_forest_out_cols(f);
     const int *count = f->class_trees;
-    double s[64 * GB_MAX_CLASSES];
+    double s[8 * GB_MAX_CLASSES]; /* >= 64 rows x 1 output (vector walk), 8 rows x K (scalar) */
     const int simd = f->simd && ld < (1u << 24);
     for (size_t b = b0; b < b1;) {
         size_t n = b1 - b;
