@@ -21,6 +21,24 @@ static void usage(FILE *f)
             "                                      tickinfer-trees model file copies them); see docs/trees.md\n");
 }
 
+static void print_stock_split(const ti_dataset_info *in)
+{
+    int32_t *ids = malloc(((size_t)in->n_shards + 1) * sizeof *ids);
+    ti_split_plan plan;
+    if (!ids) return;
+    for (int i = 0; i < in->n_shards; i++) ids[i] = in->shards[i].symbol_id;
+    if (ti_split_plan_init(&plan, in->split_by, ids, (size_t)in->n_shards) == TI_OK) {
+        for (int s = TI_SPLIT_VAL; s < TI_SPLIT__COUNT; s++) {
+            printf("    %s stocks:", ti_split_name((ti_split)s));
+            for (size_t k = 0; k < plan.n; k++)
+                if (plan.split[k] == s) printf(" %d", plan.ids[k]);
+            printf("\n");
+        }
+        ti_split_plan_free(&plan);
+    }
+    free(ids);
+}
+
 static void print_info(const char *dir, const ti_dataset_info *in)
 {
     printf("dataset %s (format v%d)\n", dir, in->version);
@@ -31,6 +49,8 @@ static void print_info(const char *dir, const ti_dataset_info *in)
            (unsigned long long)(in->n_excluded_few_trades + in->n_excluded_low_target), (unsigned long long)in->n_excluded_few_trades,
            TI_TARGET_MIN_TRADES, (unsigned long long)in->n_excluded_low_target, TI_TARGET_MIN_RV);
     printf("  kept           %10llu\n", (unsigned long long)in->n_kept);
+    printf("  split by %s: %s\n", ti_split_by_name(in->split_by), ti_split_rule_text(in->split_by));
+    if (in->split_by == TI_SPLIT_BY_STOCK) print_stock_split(in);
     for (int s = 0; s < TI_SPLIT__COUNT; s++)
         printf("    %-5s        %10llu  (%.1f%%)\n", ti_split_name((ti_split)s), (unsigned long long)in->n_split[s],
                in->n_kept ? 100.0 * (double)in->n_split[s] / (double)in->n_kept : 0.0);

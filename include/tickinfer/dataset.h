@@ -92,6 +92,7 @@ typedef struct ti_dataset_info {
     uint32_t market_crc;
     char feature_names[TI_FEAT_DATASET_MAX][24];
     ti_feat_norm norm;
+    ti_split_by split_by;          /* the rule that assigned every bucket's split */
     uint64_t n_total;              /* buckets seen */
     uint64_t n_excluded_few_trades, n_excluded_low_target;
     uint64_t n_kept, n_split[TI_SPLIT__COUNT];

@@ -31,6 +31,9 @@ struct ti_source {
     int bucket_len;
     /* Load symbol i (thread-safe for distinct i). */
     ti_err (*load)(ti_source *src, size_t i, ti_symbol_data *out);
+    /* The symbol id load() will give symbol i, known before loading (the stock split
+     * needs the universe up front); NULL: i. */
+    int32_t (*symbol_id)(const ti_source *src, size_t i);
     void (*destroy)(ti_source *src);
     void *impl;
 };
@@ -60,6 +63,7 @@ typedef struct ti_ingest_options {
     int n_threads;      /* <= 0: all cores */
     int progress;       /* show a progress bar */
     int market;         /* add market-context features (see features.h) */
+    ti_split_by split_by; /* TI_SPLIT_BY_BUCKET (default) or TI_SPLIT_BY_STOCK (split.h) */
 } ti_ingest_options;
 
 typedef struct ti_ingest_report {

@@ -167,17 +167,31 @@ ti_err ti_dataset_verify(const char *dir)
     ti_dataset *ds = NULL;
     ti_err e = ti_dataset_open(&ds, dir, 1);
     if (e) return e;
-    /* Every record's split must be the hash split of its ids (catches edited records
-     * that still checksum, e.g. after a re-ingest with a different rule). */
+    /* Every record's split must be what the manifest's rule gives its ids over the
+     * dataset's universe (catches edited records that still checksum, e.g. after a
+     * re-ingest with a different rule). */
+    ti_split_plan plan;
+    int32_t *ids = malloc(((size_t)ds->info.n_shards + 1) * sizeof *ids);
+    if (!ids) e = ti_errorf(TI_ERR_NOMEM, "dataset: out of memory");
+    for (int i = 0; ids && i < ds->info.n_shards; i++) ids[i] = ds->info.shards[i].symbol_id;
+    if (!e) e = ti_split_plan_init(&plan, ds->info.split_by, ids, (size_t)ds->info.n_shards);
+    free(ids);
+    if (e) {
+        ti_error_wrap(e, "dataset: %s", dir);
+        ti_dataset_close(ds);
+        return e;
+    }
     for (size_t i = 0; i < ds->n_buckets; i++) {
         const ti_shard_bucket *r = ds->recs[i];
-        if ((ti_split)r->split != ti_split_of(r->stock_id, r->time_id)) {
-            e = ti_errorf(TI_ERR_CORRUPT, "dataset: %s: bucket (stock %d, time_id %d) in shard %s has split %s, rule says %s", dir,
+        const ti_split want = ti_split_plan_of(&plan, r->stock_id, r->time_id);
+        if ((ti_split)r->split != want) {
+            e = ti_errorf(TI_ERR_CORRUPT, "dataset: %s: bucket (stock %d, time_id %d) in shard %s has split %s, the %s rule says %s", dir,
                           r->stock_id, r->time_id, ds->info.shards[ds->shard_of[i]].file, ti_split_name((ti_split)r->split),
-                          ti_split_name(ti_split_of(r->stock_id, r->time_id)));
+                          ti_split_by_name(ds->info.split_by), ti_split_name(want));
             break;
         }
     }
+    ti_split_plan_free(&plan);
     ti_dataset_close(ds);
     return e;
 }

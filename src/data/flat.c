@@ -101,6 +101,7 @@ static ti_err write_features_json(const char *dir, const char *dataset_dir, cons
     json_object_set_new(root, "context", json_integer(in->history_len));
     json_object_set_new(root, "feature_names", fn);
     json_object_set_new(root, "dataset", json_string(dataset_dir));
+    json_object_set_new(root, "split_by", json_string(ti_split_by_name(in->split_by)));
     json_object_set_new(root, "rows", json_integer((json_int_t)rows));
     char *s = json_dumps(root, JSON_INDENT(1) | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(17));
     json_decref(root);

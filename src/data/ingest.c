@@ -34,6 +34,7 @@ typedef struct ingest_job {
     ti_feat_state **state;  /* per worker */
     ti_progress *progress;
     ti_market_acc *market;  /* NULL unless market features are on */
+    ti_split_plan plan;     /* the split rule over this source's universe */
 } ingest_job;
 
 void ti_symbol_data_free(ti_symbol_data *s)
@@ -79,7 +80,7 @@ static ti_err process_symbol(ingest_job *job, size_t i, int worker, sym_result *
             /* Every bucket, kept or not, is part of the market at its time. */
             ti_bucket_view mv = {sd.symbol_id, sd.time_ids[b], bars, nb, sd.book ? sd.book + b * (size_t)L : NULL};
             ti_features_bucket(feat, job->state[worker], &mv, H);
-            int train_kept = sum.exclusion == TI_KEEP && ti_split_of(sd.symbol_id, sd.time_ids[b]) == TI_SPLIT_TRAIN;
+            int train_kept = sum.exclusion == TI_KEEP && ti_split_plan_of(&job->plan, sd.symbol_id, sd.time_ids[b]) == TI_SPLIT_TRAIN;
             e = ti_market_acc_add(job->market, sd.time_ids[b], feat, nf, train_kept);
             if (e) {
                 free(recs);
@@ -92,7 +93,15 @@ static ti_err process_symbol(ingest_job *job, size_t i, int worker, sym_result *
         ti_shard_bucket *r = &recs[n_kept++];
         r->stock_id = sd.symbol_id;
         r->time_id = sd.time_ids[b];
-        r->split = (uint8_t)ti_split_of(r->stock_id, r->time_id);
+        const ti_split sp = ti_split_plan_of(&job->plan, r->stock_id, r->time_id);
+        if (sp == TI_SPLIT__COUNT) {
+            const int32_t bad = r->stock_id;
+            free(recs);
+            ti_symbol_data_free(&sd);
+            return ti_errorf(TI_ERR_STATE, "ingest: symbol %s loaded with stock_id %d, which the source did not announce", sd.symbol,
+                             (int)bad);
+        }
+        r->split = (uint8_t)sp;
         r->bar_begin = w_bar;
         r->n_bars = nb;
         r->target_rv = sum.target_rv;
@@ -222,6 +231,14 @@ ti_err ti_ingest(const ti_ingest_options *opt, ti_ingest_report *report)
     if (n_threads <= 0 || (size_t)n_threads > src->n_symbols) n_threads = (int)src->n_symbols < 64 ? (int)src->n_symbols : 64;
     e = ti_pool_create(&pool, opt->n_threads <= 0 ? 0 : n_threads);
     ingest_job job = {.src = src, .dir = partial};
+    if (!e) {
+        int32_t *ids = malloc(src->n_symbols * sizeof *ids);
+        if (!ids) e = ti_errorf(TI_ERR_NOMEM, "ingest: out of memory");
+        for (size_t i = 0; ids && i < src->n_symbols; i++) ids[i] = src->symbol_id ? src->symbol_id(src, i) : (int32_t)i;
+        if (!e) e = ti_split_plan_init(&job.plan, opt->split_by, ids, src->n_symbols);
+        if (e) ti_error_wrap(e, "ingest %s", opt->source);
+        free(ids);
+    }
     job.results = calloc(src->n_symbols, sizeof *job.results);
     int nw = pool ? ti_pool_size(pool) : 0;
     job.feat_scratch = calloc((size_t)nw + 1, sizeof *job.feat_scratch);
@@ -263,6 +280,7 @@ ti_err ti_ingest(const ti_ingest_options *opt, ti_ingest_report *report)
     }
     if (!e) {
         info.version = TI_DATASET_VERSION;
+        info.split_by = opt->split_by;
         snprintf(info.source, sizeof info.source, "%s", src->desc);
         snprintf(info.source_kind, sizeof info.source_kind, "%s", src->kind);
         info.bucket_len = src->bucket_len;
@@ -328,6 +346,7 @@ ti_err ti_ingest(const ti_ingest_options *opt, ti_ingest_report *report)
     free(job.feat_scratch);
     free(job.state);
     free(job.results);
+    ti_split_plan_free(&job.plan);
     ti_market_acc_destroy(job.market);
     ti_pool_destroy(pool);
     ti_source_close(src);

@@ -9,8 +9,6 @@
 #include "tickinfer/fileio.h"
 #include "tickinfer/version.h"
 
-#define SPLIT_RULE "splitmix64((uint64)stock_id << 32 | (uint32)time_id) % 10: 0-6 train, 7 val, 8-9 test"
-
 static json_t *float_array(const float *v, int n)
 {
     json_t *a = json_array();
@@ -53,7 +51,8 @@ ti_err ti_dataset_write_manifest(const char *dir, const ti_dataset_info *info)
     json_object_set_new(norm, "std", float_array(info->norm.std, info->norm.n));
     json_object_set_new(root, "normalization", norm);
 
-    json_object_set_new(root, "split_rule", json_string(SPLIT_RULE));
+    json_object_set_new(root, "split_by", json_string(ti_split_by_name(info->split_by)));
+    json_object_set_new(root, "split_rule", json_string(ti_split_rule_text(info->split_by)));
     json_object_set_new(root, "exclusion", json_pack("{s:i,s:f}", "min_horizon_trades", TI_TARGET_MIN_TRADES, "min_target_rv", TI_TARGET_MIN_RV));
 
     json_t *c = json_object();
@@ -209,6 +208,13 @@ ti_err ti_dataset_read_manifest(const char *dir, ti_dataset_info *info)
             goto fail;
         }
         snprintf(info->feature_names[i], sizeof info->feature_names[i], "%s", nm);
+    }
+    /* Datasets written before the stock rule existed carry no split_by: the bucket rule. */
+    json_t *sb = json_object_get(root, "split_by");
+    info->split_by = TI_SPLIT_BY_BUCKET;
+    if (sb && (!json_is_string(sb) || ti_split_by_parse(json_string_value(sb), &info->split_by))) {
+        err = ti_errorf(TI_ERR_FORMAT, "dataset: %s: split_by must be \"bucket\" or \"stock\"", path);
+        goto fail;
     }
     json_t *norm = json_object_get(root, "normalization");
     if (!json_is_object(norm)) {

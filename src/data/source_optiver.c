@@ -82,6 +82,12 @@ static ti_err opt_load(ti_source *src, size_t i, ti_symbol_data *out)
     return ti_optiver_load_file(out, im->files[i].path, im->files[i].stock_id);
 }
 
+static int32_t opt_symbol_id(const ti_source *src, size_t i)
+{
+    const opt_impl *im = src->impl;
+    return im->files[i].stock_id;
+}
+
 ti_err ti_source_open_optiver(ti_source **out, const char *dir)
 {
     *out = NULL;
@@ -102,6 +108,7 @@ ti_err ti_source_open_optiver(ti_source **out, const char *dir)
     src->impl = im;
     src->destroy = opt_destroy;
     src->load = opt_load;
+    src->symbol_id = opt_symbol_id;
     src->bucket_len = TI_BUCKET_LEN;
     snprintf(src->kind, sizeof src->kind, "optiver");
     snprintf(src->desc, sizeof src->desc, "%s", dir);
