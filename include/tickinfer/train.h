@@ -66,6 +66,21 @@ ti_err ti_eval_predict(float *pred, float *y, const ti_model *m, const ti_datase
 /* RMSPE-optimal scale on (a subset of) train. */
 ti_err ti_eval_fit_scale(double *scale, const ti_model *m, const ti_dataset *ds, int64_t max_n, ti_pool *pool);
 
+/* Percentile bootstrap of RMSPE over n (y, pred) pairs: n_boot resamples of n buckets
+ * drawn with replacement (splitmix64 stream from seed, so reports are reproducible);
+ * [lo, hi] = the 2.5th and 97.5th percentiles.  n_boot in [100, 100000]. */
+ti_err ti_rmspe_bootstrap(double *lo, double *hi, const float *y, const float *pred, size_t n, int n_boot, uint64_t seed);
+
+/* RMSPE of each stock's buckets.  stock[i] is bucket i's stock id; out receives one row
+ * per distinct stock, sorted by RMSPE ascending; *n_out <= cap (TI_ERR_LIMIT beyond). */
+typedef struct ti_stock_rmspe {
+    int32_t stock_id;
+    uint32_t n;
+    double rmspe;
+} ti_stock_rmspe;
+ti_err ti_rmspe_per_stock(ti_stock_rmspe *out, size_t cap, size_t *n_out, const float *y, const float *pred, const int32_t *stock,
+                          size_t n);
+
 #ifdef __cplusplus
 }
 #endif
